@@ -1,0 +1,73 @@
+"""The ``hypermicro`` command line. Sub-commands live next to the code they run and are registered here."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+app = typer.Typer(help="hypermicro: streaming social listening for the long tail.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate models and detectors on labelled data.", no_args_is_help=True)
+train_app = typer.Typer(help="Train model artifacts reproducibly from data.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
+app.add_typer(bench_app, name="bench")
+
+# (typer group, command name, module, attribute): each attribute is a plain function whose
+# parameters are typer options. Modules must be cheap to import (heavy imports inside functions).
+_COMMANDS: list[tuple[typer.Typer, str, str, str]] = [
+    (eval_app, "sentiment", "models.sentiment.evaluate", "command"),
+    (eval_app, "topics", "models.topics_eval", "command"),
+    (eval_app, "brands", "models.brands.evaluate", "command"),
+    (eval_app, "spikes", "pipeline.detect.eval_spikes", "command"),
+    (eval_app, "voices", "pipeline.detect.eval_voices", "command"),
+    (train_app, "sentiment", "models.sentiment.train", "command"),
+    (train_app, "topics", "models.topics_eval", "calibrate_command"),
+    (app, "worker", "pipeline.worker", "command"),
+    (app, "demo", "pipeline.demo", "command"),
+    (app, "api", "pipeline.api.serve", "command"),
+    (app, "migrate", "pipeline.storage.cli", "migrate_command"),
+    (app, "connect", "connectors.cli", "connect_command"),
+    (app, "voices", "pipeline.detect.voices_cli", "command"),
+    (bench_app, "pipeline", "pipeline.bench", "command"),
+]
+# (name, module, attribute) of whole typer sub-apps.
+_GROUPS: list[tuple[str, str, str]] = [
+    ("connectors", "connectors.cli", "connectors_app"),
+    ("alerts", "pipeline.alerts.cli", "alerts_app"),
+]
+
+
+def _load(module: str, attr: str) -> Any | None:
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
+            return None  # optional part not installed/written: the command is simply absent
+        raise
+
+
+def _register() -> None:
+    for group, name, module, attr in _COMMANDS:
+        fn: Callable[..., Any] | None = _load(module, attr)
+        if fn is not None:
+            group.command(name)(fn)
+    for name, module, attr in _GROUPS:
+        sub = _load(module, attr)
+        if sub is not None:
+            app.add_typer(sub, name=name)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _register()
+    app()
+
+
+if __name__ == "__main__":
+    main()

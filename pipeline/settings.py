@@ -1,0 +1,81 @@
+"""Settings for every deployable, from env (prefix ``HYPERMICRO_``) or a ``.env`` file.
+
+Never read at import time: call :func:`load_settings` at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_CONFIG = Path(__file__).parent / "config"
+
+
+class Settings(BaseSettings):
+    """Worker, API and detector settings."""
+
+    model_config = SettingsConfigDict(env_prefix="HYPERMICRO_", env_file=".env", extra="ignore")
+
+    # --- Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions for topics the app creates.")
+    topic_replication: int = Field(1, ge=1, description="Replication factor for created topics.")
+
+    # --- ClickHouse
+    clickhouse_backend: Literal["chdb", "server"] = Field("chdb", description="chdb (embedded) or server (clickhouse-driver).")
+    chdb_path: Path = Field(Path(".data/chdb"), description="Data directory owned by the embedded chDB process.")
+    clickhouse_host: str = Field("127.0.0.1", description="ClickHouse server host (server backend).")
+    clickhouse_port: int = Field(9000, description="ClickHouse native-protocol port (server backend).")
+    clickhouse_user: str = Field("default", description="ClickHouse user.")
+    clickhouse_password: SecretStr = Field(SecretStr(""), description="ClickHouse password.")
+    clickhouse_database: str = Field("hypermicro", description="Database holding hypermicro tables.")
+
+    # --- Worker
+    worker_data_dir: Path = Field(Path(".data/worker"), description="Faust table/state directory.")
+    web_port: int = Field(6066, description="Faust worker's own web port (0 disables).")
+    batch_max: int = Field(256, ge=1, description="Max posts per enrich batch (stream.take max).")
+    batch_within_s: float = Field(1.0, gt=0, description="Max seconds to wait to fill a batch.")
+    sink_retry_max_s: float = Field(30.0, gt=0, description="Cap of the sink's retry backoff.")
+    dlq_max_invalid_ratio: float = Field(0.5, gt=0, le=1, description="Stop if this share of a window is invalid.")
+    dlq_max_consecutive: int = Field(1000, ge=1, description="Stop after this many invalid messages in a row.")
+
+    # --- Models
+    brands_file: Path = Field(PACKAGE_CONFIG / "brands.yaml", description="Brand definitions (YAML).")
+    topics_file: Path = Field(PACKAGE_CONFIG / "topics.yaml", description="Topic taxonomy (YAML).")
+    embedder: str = Field("onnx-minilm", description="Embedder name from the model registry.")
+    sentiment_model: str = Field("default", description="Sentiment scorer name from the model registry.")
+    model_cache_dir: Path = Field(Path(".data/models"), description="Where locally built model artifacts (ONNX export) live.")
+
+    # --- Detection
+    detect_interval_s: float = Field(10.0, gt=0, description="Seconds between spike-detector runs on the leader.")
+    spike_bucket_s: int = Field(60, ge=10, description="Bucket width of the per-brand counts the detector reads.")
+
+    # --- Alerts
+    webhook_url: str | None = Field(None, description="Generic webhook receiving every alert as JSON.")
+    webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key for the X-Hypermicro-Signature header.")
+    slack_webhook_url: SecretStr = Field(SecretStr(""), description="Slack incoming-webhook URL.")
+    smtp_host: str | None = Field(None, description="SMTP host for e-mail alerts.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_from: str = Field("hypermicro@localhost", description="Sender address of alert e-mails.")
+    public_url: str = Field("http://127.0.0.1:8080", description="Base URL of the dashboard, used in alert links.")
+
+    # --- API
+    api_host: str = Field("127.0.0.1", description="API bind address.")
+    api_port: int = Field(8080, description="API port.")
+    api_read_tokens: list[SecretStr] = Field(default_factory=list, description="Tokens with read scope.")
+    api_admin_tokens: list[SecretStr] = Field(default_factory=list, description="Tokens with admin scope.")
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("kafka_bootstrap must name at least one host:port")
+        return v
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides (validated)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
