@@ -21,6 +21,7 @@ class Settings(BaseSettings):
 
     # --- Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    topic_namespace: str = Field("", description="Optional prefix for every topic and the consumer group (isolates demos/tests/tenants).")
     topic_partitions: int = Field(4, ge=1, description="Partitions for topics the app creates.")
     topic_replication: int = Field(1, ge=1, description="Replication factor for created topics.")
 
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(Path(".data/models"), description="Where locally built model artifacts (ONNX export) live.")
 
     # --- Detection
+    spike_subject_kinds: list[str] = Field(["brand"], description="Subject kinds watched for negative spikes: brand, topic, brand_topic.")
+    spike_lateness_s: int = Field(120, ge=0, description="Event-time lateness before a minute is final for the detector.")
     detect_interval_s: float = Field(10.0, gt=0, description="Seconds between spike-detector runs on the leader.")
     spike_bucket_s: int = Field(60, ge=10, description="Bucket width of the per-brand counts the detector reads.")
 
@@ -74,6 +77,11 @@ class Settings(BaseSettings):
         if not v.strip():
             raise ValueError("kafka_bootstrap must name at least one host:port")
         return v
+
+
+def topic_name(settings: Settings, base: str) -> str:
+    """Physical topic name of a logical topic (``social.posts.raw``) under the namespace."""
+    return f"{settings.topic_namespace}.{base}" if settings.topic_namespace else base
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,377 @@
+"""The alert dispatcher: incidents + routing + durable, independent per-channel delivery.
+
+``submit(alert)`` decides (incident dedupe/escalation), routes, writes one outbox entry per
+channel and returns at once; per-channel asyncio workers deliver from bounded queues, so a slow
+or failing channel never blocks another channel or the caller. Failed deliveries stay in the
+outbox and a periodic sweep retries them; a restart resumes from the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pipeline.alerts.channels import (
+    AlertChannel,
+    DeliveryError,
+    EmailChannel,
+    SlackChannel,
+    SmtpConfig,
+    WebhookChannel,
+)
+from pipeline.alerts.incidents import IncidentBook
+from pipeline.alerts.metrics import ALERTS_DELIVERED, ALERTS_FAILED, ALERTS_SUPPRESSED, OUTBOX_SIZE
+from pipeline.alerts.outbox import Outbox, OutboxEntry
+from pipeline.alerts.routing import Destination, OwnerDirectory, Route, Router, RoutingConfig
+from pipeline.schema import Alert, utcnow
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INCIDENTS_DB = "incidents.sqlite3"
+OUTBOX_DB = "outbox.sqlite3"
+
+
+@runtime_checkable
+class AlertSink(Protocol):
+    """Where every submitted alert is stored (e.g. the ClickHouse ``alerts`` table)."""
+
+    async def record(self, alert: Alert, *, delivered: bool, reason: str) -> None:
+        """Store ``alert`` (already annotated with ``incident_id``/``owners``).
+
+        ``delivered`` says whether it was sent to anyone; ``reason`` is the incident decision
+        (new, escalation, duplicate, acknowledged, cooldown, rate_limited, replay, no_route).
+        Must be idempotent on ``alert.id``. Errors are logged by the dispatcher, never raised.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class RetryReport:
+    """Outcome of :meth:`AlertDispatcher.retry_outbox`."""
+
+    attempted: int
+    delivered: int
+    failed: int
+
+
+def default_routing(channels: Iterable[str]) -> RoutingConfig:
+    """Routing used without a routing file: owners by e-mail (their address) and Slack, the
+    generic webhook gets everything, unowned subjects go to Slack (``pr-desk``)."""
+    names = set(channels)
+    fallback = tuple(Destination(channel=c) for c in ("email", "slack") if c in names)
+    broadcast = tuple(Destination(channel=c) for c in ("webhook",) if c in names)
+    return RoutingConfig(fallback=Route(destinations=fallback), broadcast=broadcast)
+
+
+def _setting(settings: Any, name: str, default: Any) -> Any:
+    value = getattr(settings, name, None)
+    return default if value is None else value
+
+
+def _secret(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+def channels_from_settings(settings: Settings, names: Mapping[str, str] | None = None) -> dict[str, AlertChannel]:
+    """The channels whose settings are present: ``webhook``, ``slack``, ``email``."""
+    channels: dict[str, AlertChannel] = {}
+    if settings.webhook_url:
+        channels["webhook"] = WebhookChannel(settings.webhook_url, _secret(settings.webhook_secret))
+    slack_url = _secret(settings.slack_webhook_url)
+    if slack_url:
+        channels["slack"] = SlackChannel(slack_url, settings.public_url, names=names)
+    if settings.smtp_host:
+        smtp = SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=_setting(settings, "smtp_username", None),
+            password=_secret(getattr(settings, "smtp_password", None)) or None,
+            starttls=bool(_setting(settings, "smtp_starttls", False)),
+            ssl=bool(_setting(settings, "smtp_ssl", False)),
+        )
+        channels["email"] = EmailChannel(smtp, settings.public_url, names=names)
+    return channels
+
+
+class AlertDispatcher:
+    """Dedupe, route and deliver alerts; see the module docstring."""
+
+    def __init__(
+        self,
+        channels: dict[str, AlertChannel],
+        router: Router,
+        incidents: IncidentBook,
+        outbox: Outbox,
+        *,
+        sink: AlertSink | None = None,
+        queue_size: int = 1000,
+        workers_per_channel: int = 2,
+        delivery_timeout_s: float = 60.0,
+        retry_interval_s: float = 30.0,
+        drain_timeout_s: float = 10.0,
+        sink_timeout_s: float = 10.0,
+        prune_interval_s: float = 3600.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        router.check_channels(channels)
+        self.channels = dict(channels)
+        self.router = router
+        self.incidents = incidents
+        self.outbox = outbox
+        self.sink = sink
+        self.queue_size = queue_size
+        self.workers_per_channel = max(1, workers_per_channel)
+        self.delivery_timeout_s = delivery_timeout_s
+        self.retry_interval_s = retry_interval_s
+        self.drain_timeout_s = drain_timeout_s
+        self.sink_timeout_s = sink_timeout_s
+        self.prune_interval_s = prune_interval_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._queues: dict[str, asyncio.Queue[int]] = {}
+        self._queued: set[int] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+        if not self.channels:
+            log.warning("no alert channels configured: alerts are recorded but delivered nowhere")
+        OUTBOX_SIZE.set(self.outbox.count())
+
+    @classmethod
+    def from_settings(cls, settings: Settings, state_dir: Path, *, sink: AlertSink | None = None,
+                      **kwargs: Any) -> AlertDispatcher:
+        """Build channels, router, incident book and outbox from settings; state under ``state_dir``."""
+        state_dir = Path(state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        directory = OwnerDirectory.from_files(settings.brands_file, settings.topics_file)
+        channels = channels_from_settings(settings, directory.names)
+        routes_file = _setting(settings, "alert_routes_file", None)
+        config = RoutingConfig.from_yaml(Path(routes_file)) if routes_file else default_routing(channels)
+        incidents = IncidentBook(
+            state_dir / INCIDENTS_DB,
+            window_s=float(_setting(settings, "alert_incident_window_s", 3600.0)),
+            cooldown_s=float(_setting(settings, "alert_cooldown_s", 3600.0)),
+            escalation_factor=float(_setting(settings, "alert_escalation_factor", 2.0)),
+            max_per_subject=int(_setting(settings, "alert_max_per_subject", 6)),
+            cap_window_s=float(_setting(settings, "alert_cap_window_s", 3600.0)),
+        )
+        outbox = Outbox(state_dir / OUTBOX_DB,
+                        max_attempts=int(_setting(settings, "alert_outbox_max_attempts", 12)))
+        opts: dict[str, Any] = {
+            "delivery_timeout_s": float(_setting(settings, "alert_delivery_timeout_s", 60.0)),
+            "retry_interval_s": float(_setting(settings, "alert_outbox_retry_s", 30.0)),
+        }
+        opts.update(kwargs)
+        return cls(channels, Router(config, directory), incidents, outbox, sink=sink, **opts)
+
+    # ------------------------------------------------------------------ submission
+
+    def _admit(self, alert: Alert) -> tuple[Alert, bool, str, list[tuple[int, str]]]:
+        route = self.router.route(alert)
+        with self._lock:
+            decision = self.incidents.decide(alert)
+            annotated = alert.model_copy(
+                update={"incident_id": decision.incident_id, "owners": list(route.owners)}
+            )
+            deliver, reason = decision.deliver, decision.reason
+            if deliver and not route.deliveries:
+                deliver, reason = False, "no_route"
+            entries: list[tuple[int, str]] = []
+            if deliver:  # durable before the decision is recorded: a crash in between re-delivers
+                entries = [(self.outbox.add(annotated, ch, rcpts), ch) for ch, rcpts in route.deliveries.items()]
+            self.incidents.record(alert, decision, delivered=deliver)
+        if deliver:
+            OUTBOX_SIZE.set(self.outbox.count())
+        else:
+            ALERTS_SUPPRESSED.labels(reason=reason).inc()
+            log.debug("alert %s suppressed (%s), incident %s", alert.id, reason, decision.incident_id)
+        return annotated, deliver, reason, entries
+
+    async def _record(self, alert: Alert, delivered: bool, reason: str) -> None:
+        if self.sink is None:
+            return
+        try:
+            await asyncio.wait_for(self.sink.record(alert, delivered=delivered, reason=reason), self.sink_timeout_s)
+        except Exception:
+            log.exception("alert sink failed for alert %s", alert.id)
+
+    async def submit(self, alert: Alert) -> Alert | None:
+        """Admit one alert; returns it annotated (incident_id, owners) if it is to be delivered,
+        None when suppressed. Delivery happens in the background (see :meth:`start`); channel
+        failures never propagate here."""
+        annotated, deliver, reason, entries = self._admit(alert)
+        if self._running:
+            for entry_id, channel in entries:
+                self._enqueue(entry_id, channel)
+        await self._record(annotated, deliver, reason)
+        return annotated if deliver else None
+
+    def submit_sync(self, alert: Alert) -> Alert | None:
+        """Outside an event loop: :meth:`submit` and deliver it now (failures stay in the outbox)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self._submit_and_deliver(alert))
+        raise RuntimeError("submit_sync() called inside an event loop: await submit() instead")
+
+    async def _submit_and_deliver(self, alert: Alert) -> Alert | None:
+        annotated, deliver, reason, entries = self._admit(alert)
+        await self._record(annotated, deliver, reason)
+        await asyncio.gather(*(self._deliver_id(entry_id) for entry_id, _ in entries))
+        return annotated if deliver else None
+
+    def acknowledge(self, incident_id: str, by: str) -> bool:
+        """Acknowledge an incident (quiet until it worsens). False if unknown."""
+        return self.incidents.acknowledge(incident_id, by)
+
+    # ------------------------------------------------------------------ delivery
+
+    def _failed(self, entry: OutboxEntry, error: str, *, retryable: bool, retry_after: float | None = None,
+                recipients: list[str] | None = None) -> None:
+        ALERTS_FAILED.labels(channel=entry.channel).inc()
+        status = self.outbox.mark_failed(entry.id, error, retryable=retryable, retry_after=retry_after,
+                                         recipients=recipients)
+        level = logging.ERROR if status == "failed" else logging.WARNING
+        log.log(level, "alert %s via %s not delivered (attempt %d, now %s): %s",
+                entry.alert.id, entry.channel, entry.attempts + 1, status, error)
+
+    async def _deliver_entry(self, entry: OutboxEntry) -> bool:
+        channel = self.channels.get(entry.channel)
+        try:
+            if channel is None:
+                self._failed(entry, f"channel {entry.channel!r} is not configured", retryable=False)
+                return False
+            try:
+                await asyncio.wait_for(channel.deliver(entry.alert, list(entry.recipients)), self.delivery_timeout_s)
+            except DeliveryError as exc:
+                self._failed(entry, str(exc), retryable=exc.retryable, retry_after=exc.retry_after,
+                             recipients=exc.failed_recipients)
+                return False
+            except TimeoutError:
+                self._failed(entry, f"timed out after {self.delivery_timeout_s:g}s", retryable=True)
+                return False
+            except Exception as exc:  # a bug in a channel must not lose the alert or stop the worker
+                log.exception("channel %s crashed delivering alert %s", entry.channel, entry.alert.id)
+                self._failed(entry, f"{type(exc).__name__}: {exc}", retryable=True)
+                return False
+            self.outbox.mark_delivered(entry.id)
+            ALERTS_DELIVERED.labels(channel=entry.channel).inc()
+            log.info("alert %s delivered via %s", entry.alert.id, entry.channel)
+            return True
+        finally:
+            OUTBOX_SIZE.set(self.outbox.count())
+
+    async def _deliver_id(self, entry_id: int) -> bool | None:
+        entry = self.outbox.get(entry_id)
+        return None if entry is None else await self._deliver_entry(entry)
+
+    def _enqueue(self, entry_id: int, channel: str) -> None:
+        if entry_id in self._queued:
+            return
+        queue = self._queues.get(channel)
+        if queue is None:  # routed to a channel that is not configured: keep it, visibly failed
+            entry = self.outbox.get(entry_id)
+            if entry is not None:
+                self._failed(entry, f"channel {channel!r} is not configured", retryable=False)
+            return
+        try:
+            queue.put_nowait(entry_id)
+        except asyncio.QueueFull:
+            log.warning("%s delivery queue full: alert entry %d waits in the outbox", channel, entry_id)
+            return
+        self._queued.add(entry_id)
+
+    def _enqueue_due(self) -> None:
+        for entry in self.outbox.due(limit=self.queue_size * max(1, len(self._queues))):
+            self._enqueue(entry.id, entry.channel)
+
+    async def _worker(self, queue: asyncio.Queue[int]) -> None:
+        while True:
+            entry_id = await queue.get()
+            try:
+                await self._deliver_id(entry_id)
+            except Exception:
+                log.exception("alert delivery worker error on outbox entry %d", entry_id)
+            finally:
+                self._queued.discard(entry_id)
+                queue.task_done()
+
+    async def _sweep(self) -> None:
+        last_prune = 0.0
+        while True:
+            try:
+                self._enqueue_due()
+                now = self.clock().timestamp()
+                if now - last_prune >= self.prune_interval_s:
+                    last_prune = now
+                    self.incidents.prune()
+            except Exception:
+                log.exception("alert outbox sweep failed")
+            await asyncio.sleep(self.retry_interval_s)
+
+    async def start(self) -> None:
+        """Start per-channel delivery workers and the periodic outbox retry (resumes pending entries)."""
+        if self._running:
+            return
+        self._running = True
+        for name in self.channels:
+            queue: asyncio.Queue[int] = asyncio.Queue(maxsize=self.queue_size)
+            self._queues[name] = queue
+            for i in range(self.workers_per_channel):
+                self._tasks.append(asyncio.create_task(self._worker(queue), name=f"alerts-{name}-{i}"))
+        self._tasks.append(asyncio.create_task(self._sweep(), name="alerts-outbox-sweep"))
+
+    async def drain(self, timeout_s: float | None = None) -> bool:
+        """Wait until the delivery queues are empty (True) or ``timeout_s`` passed (False)."""
+        try:
+            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues.values())), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Let queued deliveries finish for up to ``drain_timeout_s``, then stop; the rest stays in the outbox."""
+        if not self._running:
+            return
+        self._running = False
+        if not await self.drain(self.drain_timeout_s):
+            log.warning("alert dispatcher stopped with deliveries in flight: they stay in the outbox")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self._queues.clear()
+        self._queued.clear()
+
+    async def retry_outbox(self, ids: Iterable[int] | None = None) -> RetryReport:
+        """Make outbox entries (all, or ``ids``; failed ones included) due and deliver them now."""
+        wanted = None if ids is None else {int(i) for i in ids}
+        self.outbox.requeue(wanted)
+        entries = [e for e in self.outbox.due(limit=1_000_000)
+                   if (wanted is None or e.id in wanted) and e.id not in self._queued]
+        self._queued.update(e.id for e in entries)  # keep the background sweep off them
+        try:
+            results = await asyncio.gather(*(self._deliver_entry(e) for e in entries))
+        finally:
+            self._queued.difference_update(e.id for e in entries)
+        delivered = sum(1 for r in results if r)
+        return RetryReport(attempted=len(entries), delivered=delivered, failed=len(entries) - delivered)
+
+    def close(self) -> None:
+        """Close the state databases (call after :meth:`stop`)."""
+        self.incidents.close()
+        self.outbox.close()

@@ -1,0 +1,229 @@
+"""Human-readable renderings of an :class:`~pipeline.schema.Alert`: summary line, Slack Block Kit, e-mail.
+
+Pure functions (no I/O), shared by the channels and unit-tested on their own.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from pipeline.schema import Alert, Subject
+
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+"""Order of :data:`pipeline.schema.Severity` values (higher is worse)."""
+
+SEVERITY_EMOJI: dict[str, str] = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
+SEVERITY_COLOR: dict[str, str] = {"info": "#439FE0", "warning": "#ECB22E", "critical": "#E01E5A"}
+KIND_TITLE: dict[str, str] = {
+    "negative_spike": "Negative spike",
+    "rising_voice": "Rising voice",
+    "trending_conversation": "Trending conversation",
+}
+MAX_EVIDENCE_ITEMS = 5
+MAX_KEY_TERMS = 10
+_SLACK_TEXT_LIMIT = 2900  # section text is limited to 3000 characters
+_SLACK_FIELD_LIMIT = 1900  # section fields: 2000 characters each
+
+
+def dashboard_url(public_url: str, alert: Alert) -> str:
+    """Link to the alert in the dashboard: ``{public_url}/#/alerts/{id}``."""
+    return f"{public_url.rstrip('/')}/#/alerts/{alert.id}"
+
+
+def subject_label(subject: Subject, names: Mapping[str, str] | None = None) -> str:
+    """``Nimbus Air`` for a brand, ``Nimbus Air / Delays`` for a brand+topic, ``author x (Nimbus Air)``..."""
+    names = names or {}
+    brand = subject.brand_id or (subject.id if subject.kind == "brand" else None)
+    topic = subject.topic_id or (subject.id if subject.kind == "topic" else None)
+    brand_name = names.get(f"brand:{brand}", brand) if brand else None
+    topic_name = names.get(f"topic:{topic}", topic) if topic else None
+    context = " / ".join(x for x in (brand_name, topic_name) if x)
+    if subject.kind in ("brand", "topic", "brand_topic"):
+        return context or subject.id
+    return f"{subject.kind} {subject.id}" + (f" ({context})" if context else "")
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.3g}" if abs(x) < 1 else f"{x:,.1f}"
+
+
+def ratio_text(alert: Alert) -> str:
+    """``7.9× expected`` or ``(no baseline)`` when nothing was expected."""
+    if alert.expected > 0:
+        return f"{alert.observed / alert.expected:.1f}× expected"
+    return "no baseline"
+
+
+def summary_line(alert: Alert, names: Mapping[str, str] | None = None) -> str:
+    """One line: severity, kind, subject, observed vs expected."""
+    return (
+        f"{alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: "
+        f"{subject_label(alert.subject, names)}: observed {_num(alert.observed)} vs expected "
+        f"{_num(alert.expected)} ({ratio_text(alert)})"
+    )
+
+
+def email_subject(alert: Alert, names: Mapping[str, str] | None = None) -> str:
+    """``[hypermicro] CRITICAL Negative spike: Nimbus Air (nimbus)``."""
+    label = subject_label(alert.subject, names)
+    brand = alert.subject.brand_id or (alert.subject.id if alert.subject.kind == "brand" else None)
+    if brand and brand not in label:
+        label += f" ({brand})"
+    return f"[hypermicro] {alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: {label}"
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _evidence_rows(alert: Alert) -> list[tuple[str, list[str]]]:
+    ev = alert.evidence
+    rows: list[tuple[str, list[str]]] = []
+    posts = ev.links[:MAX_EVIDENCE_ITEMS] or ev.post_ids[:MAX_EVIDENCE_ITEMS]
+    if posts:
+        rows.append(("Top posts", posts))
+    if ev.authors:
+        rows.append(("Top authors", ev.authors[:MAX_EVIDENCE_ITEMS]))
+    if ev.key_terms:
+        rows.append(("Key terms", ev.key_terms[:MAX_KEY_TERMS]))
+    if ev.conversations:
+        rows.append(("Conversations", ev.conversations[:MAX_EVIDENCE_ITEMS]))
+    return rows
+
+
+def _slack_item(item: str) -> str:
+    if item.startswith(("http://", "https://")):
+        return f"<{item}>"  # Slack renders a bare URL in angle brackets as a link
+    return f"`{_slack_escape(item)}`"
+
+
+def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Slack incoming-webhook body: summary section + a severity-coloured attachment with details."""
+    emoji = SEVERITY_EMOJI.get(alert.severity, "")
+    url = dashboard_url(public_url, alert)
+    summary = summary_line(alert, names)
+    headline = f"{emoji} *{_slack_escape(summary)}*"
+    if alert.explanation:
+        headline += "\n" + _slack_escape(alert.explanation)
+    fields = [
+        {"type": "mrkdwn", "text": f"*Observed*\n{_num(alert.observed)}"},
+        {"type": "mrkdwn", "text": f"*Expected*\n{_num(alert.expected)} ({ratio_text(alert)})"},
+        {"type": "mrkdwn", "text": f"*Severity*\n{emoji} {alert.severity}"},
+        {
+            "type": "mrkdwn",
+            "text": f"*Window*\n{alert.window.start:%Y-%m-%d %H:%M} – {alert.window.end:%H:%M} UTC",
+        },
+    ]
+    if alert.evidence.negative_share is not None:
+        fields.append({"type": "mrkdwn", "text": f"*Negative share*\n{alert.evidence.negative_share:.0%}"})
+    detail: list[dict[str, Any]] = [{"type": "section", "fields": [
+        {**f, "text": _clip(f["text"], _SLACK_FIELD_LIMIT)} for f in fields
+    ]}]
+    for title, items in _evidence_rows(alert):
+        sep = " · " if title == "Key terms" else "\n• "
+        lead = "" if title == "Key terms" else "• "
+        text = f"*{title}*\n{lead}" + sep.join(_slack_item(i) for i in items)
+        detail.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, _SLACK_TEXT_LIMIT)}})
+    detail.append({
+        "type": "actions",
+        "elements": [{
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Open in dashboard"},
+            "url": url,
+            **({"style": "danger"} if alert.severity == "critical" else {}),
+        }],
+    })
+    context = [f"alert `{alert.id}`"]
+    if alert.incident_id:
+        context.append(f"incident `{alert.incident_id}`")
+    if alert.owners:
+        context.append("owners: " + ", ".join(_slack_escape(o) for o in alert.owners))
+    detail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
+    return {
+        "text": f"{emoji} {summary}",  # notification/fallback text
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(headline, _SLACK_TEXT_LIMIT)}},
+        ],
+        "attachments": [{"color": SEVERITY_COLOR.get(alert.severity, "#439FE0"), "blocks": detail}],
+    }
+
+
+def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(plain text, HTML) bodies of the alert e-mail."""
+    url = dashboard_url(public_url, alert)
+    summary = summary_line(alert, names)
+    lines = [summary, ""]
+    if alert.explanation:
+        lines += [alert.explanation, ""]
+    lines += [
+        f"Observed:  {_num(alert.observed)}",
+        f"Expected:  {_num(alert.expected)} ({ratio_text(alert)})",
+        f"Window:    {alert.window.start.isoformat()} – {alert.window.end.isoformat()}",
+    ]
+    if alert.evidence.negative_share is not None:
+        lines.append(f"Negative share: {alert.evidence.negative_share:.0%}")
+    for title, items in _evidence_rows(alert):
+        lines += ["", f"{title}:"] + [f"  - {i}" for i in items]
+    lines += ["", f"Open in dashboard: {url}", f"Alert {alert.id}"]
+    if alert.incident_id:
+        lines.append(f"Incident {alert.incident_id}")
+    text = "\n".join(lines) + "\n"
+
+    e = html.escape
+    color = SEVERITY_COLOR.get(alert.severity, "#439FE0")
+    parts = [
+        f'<div style="border-left:6px solid {color};padding-left:12px;font-family:sans-serif">',
+        f"<h2>{e(summary)}</h2>",
+    ]
+    if alert.explanation:
+        parts.append(f"<p>{e(alert.explanation)}</p>")
+    parts.append("<table>")
+    rows = [
+        ("Observed", _num(alert.observed)),
+        ("Expected", f"{_num(alert.expected)} ({ratio_text(alert)})"),
+        ("Window", f"{alert.window.start.isoformat()} – {alert.window.end.isoformat()}"),
+    ]
+    if alert.evidence.negative_share is not None:
+        rows.append(("Negative share", f"{alert.evidence.negative_share:.0%}"))
+    parts += [f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]
+    parts.append("</table>")
+    for title, items in _evidence_rows(alert):
+        lis = "".join(
+            f'<li><a href="{e(i)}">{e(i)}</a></li>' if i.startswith(("http://", "https://")) else f"<li>{e(i)}</li>"
+            for i in items
+        )
+        parts.append(f"<h3>{e(title)}</h3><ul>{lis}</ul>")
+    parts.append(f'<p><a href="{e(url)}">Open in dashboard</a></p>')
+    ids = f"Alert {e(alert.id)}" + (f" · incident {e(alert.incident_id)}" if alert.incident_id else "")
+    parts.append(f'<p style="color:#888">{ids}</p></div>')
+    return text, "\n".join(parts)
+
+
+def email_message(
+    alert: Alert, sender: str, recipients: list[str], public_url: str, names: Mapping[str, str] | None = None
+) -> EmailMessage:
+    """A multipart/alternative (text + HTML) message for ``recipients``."""
+    text, html_body = email_bodies(alert, public_url, names)
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = email_subject(alert, names)
+    msg["From"] = sender
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(usegmt=True)
+    domain = sender.rsplit("@", 1)[-1] if "@" in sender else None
+    msg["Message-ID"] = make_msgid(idstring=alert.id, domain=domain)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Hypermicro-Alert-Id"] = alert.id
+    if alert.incident_id:
+        msg["X-Hypermicro-Incident-Id"] = alert.incident_id
+    msg.set_content(text)
+    msg.add_alternative(html_body, subtype="html")
+    return msg

@@ -1,0 +1,211 @@
+"""The Faust app, built from settings: topics, the enrich and sink agents, the detector timer.
+
+Business logic lives in plain modules (processing, enrich, storage, detect); this module only
+wires them to streams. Offsets: Faust acks a ``take_events`` batch when the loop moves on, so
+each agent finishes its side effects (produce acknowledged / ClickHouse acknowledged) inside
+the loop body, retrying transient failures there; an unexpected error ends the process at once
+(``fatal``) so nothing is committed for a batch that was not written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import faust
+import orjson
+
+from pipeline import topics as T
+from pipeline.processing import DlqLimit, DlqLimitExceeded, PoisonMessage, dead_letter, decode_post
+from pipeline.processing import dumps as dump_model
+from pipeline.schema import EnrichedPost, RawPost
+from pipeline.settings import Settings, topic_name
+from pipeline.storage.backend import StorageError
+
+log = logging.getLogger(__name__)
+
+
+def fatal(message: str, exc: BaseException | None = None) -> None:
+    """Stop the worker now, without committing offsets of unfinished batches."""
+    log.critical("fatal: %s", message, exc_info=exc)
+    for h in logging.getLogger().handlers:
+        h.flush()
+    sys.stderr.flush()
+    os._exit(70)
+
+
+class Worker:
+    """Holds the app, its topics and the lazily built components of one worker process."""
+
+    def __init__(
+        self, settings: Settings, enricher_factory: Callable[[], Any] | None = None,
+        repository_factory: Callable[[], Any] | None = None, detector_factory: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+        self.app = create_app(settings)
+        p = settings.topic_partitions
+        def name(base: str) -> str:
+            return topic_name(settings, base)
+
+        self.raw = self.app.topic(name(T.RAW_POSTS), key_serializer="raw", value_serializer="raw", partitions=p)
+        self.enriched = self.app.topic(name(T.ENRICHED_POSTS), key_serializer="raw", value_serializer="raw", partitions=p)
+        self.dlq = self.app.topic(name(T.DLQ), key_serializer="raw", value_serializer="raw", partitions=p)
+        self.alerts = self.app.topic(name(T.ALERTS), key_serializer="raw", value_serializer="raw", partitions=p)
+        self._enricher_factory = enricher_factory or self._default_enricher
+        self._repository_factory = repository_factory or self._default_repository
+        self._detector_factory = detector_factory
+        self._enricher: Any = None
+        self._repo: Any = None
+        self._detector: Any = None
+        self.dlq_limit = DlqLimit(settings.dlq_max_invalid_ratio, settings.dlq_max_consecutive)
+        self._wire()
+
+    def declare_topics(self) -> list[str]:
+        """Create the pipeline's topics if missing (before the consumer subscribes)."""
+        from connectors.producer import ensure_topics
+
+        names = [t.get_topic_name() for t in (self.raw, self.enriched, self.dlq, self.alerts)]
+        return ensure_topics(self.settings.kafka_bootstrap, names, self.settings.topic_partitions,
+                             self.settings.topic_replication)
+
+    # -- components (built once per process, off the event loop) ---------------------------
+    def _default_enricher(self) -> Any:
+        from pipeline.enrich import build_enricher
+
+        return build_enricher(self.settings)
+
+    def _default_repository(self) -> Any:
+        from pipeline.storage.backend import connect
+        from pipeline.storage.migrate import migrate
+        from pipeline.storage.repository import Repository
+
+        ch = connect(self.settings)
+        migrate(ch)
+        return Repository(ch)
+
+    async def enricher(self) -> Any:
+        if self._enricher is None:
+            self._enricher = await asyncio.get_running_loop().run_in_executor(None, self._enricher_factory)
+        return self._enricher
+
+    async def repository(self) -> Any:
+        while self._repo is None:
+            try:
+                self._repo = await asyncio.get_running_loop().run_in_executor(None, self._repository_factory)
+            except StorageError as exc:
+                if not exc.retryable:
+                    raise
+                log.warning("ClickHouse not reachable yet (%s); retrying in 2 s", exc)
+                await asyncio.sleep(2)
+        return self._repo
+
+    # -- agents ---------------------------------------------------------------------------
+    def _wire(self) -> None:
+        s = self.settings
+
+        @self.app.agent(self.raw, name="enrich")
+        async def enrich(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(s.batch_max, within=s.batch_within_s):
+                try:
+                    await self.enrich_batch(events)
+                except DlqLimitExceeded as exc:
+                    fatal(f"DLQ limit exceeded: {exc}")
+                except Exception as exc:  # noqa: BLE001 - a bug: stop without committing this batch
+                    fatal("enrich batch failed", exc)
+
+        @self.app.agent(self.enriched, name="sink")
+        async def sink(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(max(s.batch_max, 500), within=s.batch_within_s):
+                try:
+                    await self.sink_batch(events)
+                except Exception as exc:  # noqa: BLE001
+                    fatal("sink batch failed", exc)
+
+        @self.app.timer(interval=s.detect_interval_s, on_leader=True)
+        async def detect() -> None:
+            if self._detector_factory is None:
+                return
+            if self._detector is None:
+                self._detector = self._detector_factory(self)
+            try:
+                await self._detector.tick()
+            except StorageError as exc:
+                log.warning("detector skipped a tick: %s", exc)
+
+        self.enrich_agent, self.sink_agent, self.detect_timer = enrich, sink, detect
+
+    async def enrich_batch(self, events: list[Any]) -> None:
+        """Decode, dead-letter poison, tag the rest off the loop, produce and await acks."""
+        good: list[RawPost] = []
+        lineage: list[tuple[int, int]] = []
+        pending = []
+        for ev in events:
+            msg = ev.message
+            try:
+                post = decode_post(ev.value)
+            except PoisonMessage as exc:
+                self.dlq_limit.record(False)
+                letter = dead_letter(ev.value, msg.key, msg.topic, msg.partition, msg.offset, exc)
+                log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, exc)
+                pending.append(await self.dlq.send(key=msg.key, value=dump_model(letter)))
+                continue
+            self.dlq_limit.record(True)
+            good.append(post)
+            lineage.append((msg.partition, msg.offset))
+        if good:
+            enricher = await self.enricher()
+            enriched = await asyncio.get_running_loop().run_in_executor(None, enricher.enrich, good, lineage)
+            for e in enriched:
+                pending.append(await self.enriched.send(key=e.post.id.encode(), value=e.model_dump_json().encode()))
+        if pending:
+            await asyncio.gather(*pending)  # produce acknowledged before these offsets are acked
+
+    async def sink_batch(self, events: list[Any]) -> None:
+        """Write a batch to ClickHouse; retry outages with backoff, never ack before the write."""
+        posts = [EnrichedPost.model_validate_json(ev.value) for ev in events]
+        repo = await self.repository()
+        loop = asyncio.get_running_loop()
+        delay = 0.5
+        while True:
+            try:
+                await loop.run_in_executor(None, repo.insert_posts, posts)
+                return
+            except StorageError as exc:
+                if not exc.retryable:
+                    raise
+                log.warning("ClickHouse insert failed (%s); retrying in %.1f s without committing", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.sink_retry_max_s)
+
+    async def publish_alert(self, alert: Any) -> None:
+        fut = await self.alerts.send(key=alert.subject.id.encode(), value=alert.model_dump_json().encode())
+        await fut
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A Faust app configured from settings (no globals)."""
+    return faust.App(
+        topic_name(settings, T.WORKER_GROUP),
+        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        datadir=str(settings.worker_data_dir),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        web_enabled=settings.web_port > 0,
+        web_port=settings.web_port or 6066,
+        web_host="127.0.0.1",
+        topic_allow_declare=True,
+        stream_wait_empty=False,
+    )
+
+
+def json_loads(raw: bytes) -> Any:
+    return orjson.loads(raw)

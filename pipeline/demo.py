@@ -1,0 +1,140 @@
+"""``hypermicro demo``: the whole pipeline on the embedded default with the bundled sample.
+
+Starts the local Kafka if none answers, runs a worker in this process (chDB, its own topic
+namespace), replays the generated sample through the file-replay connector, waits until every
+post is queryable, and prints per-brand volume, sentiment and the alerts raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def kafka_reachable(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=int(timeout_s * 1000))
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def ensure_kafka(bootstrap: str) -> None:
+    """Start the repository's local Kafka (deploy/local/kafka.sh) unless a broker answers."""
+    if kafka_reachable(bootstrap):
+        return
+    script = REPO / "deploy" / "local" / "kafka.sh"
+    if not script.exists():
+        raise typer.Exit(f"no Kafka at {bootstrap} and no {script} to start one")
+    typer.echo(f"starting local Kafka ({script.relative_to(REPO)} start) ...")
+    subprocess.run(["bash", str(script), "start"], check=True)
+
+
+def summarize(repo: Any) -> dict[str, Any]:
+    ch = repo.ch
+    brands = ch.query(
+        """
+        SELECT brand, count() AS posts,
+               countIf(s = 'negative') AS negative, countIf(s = 'positive') AS positive
+        FROM (SELECT id, brands, brand_sentiments FROM posts FINAL)
+        ARRAY JOIN brands AS brand, brand_sentiments AS s
+        GROUP BY brand ORDER BY posts DESC
+        """
+    )
+    alerts = ch.query("SELECT kind, subject_id, severity, window_start, explanation FROM alerts FINAL ORDER BY window_start")
+    return {"posts": repo.count_posts(), "brands": brands, "alerts": alerts}
+
+
+def command(
+    posts: int = typer.Option(3000, "--posts", help="Sample size."),
+    data_dir: Path = typer.Option(Path(".data/demo"), "--data-dir", help="Where the demo keeps its data (recreated)."),
+    bootstrap: str = typer.Option("127.0.0.1:9092", "--bootstrap", envvar="HYPERMICRO_KAFKA_BOOTSTRAP"),
+    timeout_s: float = typer.Option(600, "--timeout", help="Give up after this many seconds."),
+) -> None:
+    """Run the main job end to end on embedded ClickHouse with the bundled sample data."""
+    from connectors.file_replay import replay_file
+    from connectors.producer import PostProducer
+    from pipeline import topics as T
+    from pipeline.app import Worker
+    from pipeline.detect.live import LiveDetector
+    from pipeline.sample import SampleSpec, write_sample
+    from pipeline.settings import load_settings, topic_name
+
+    ensure_kafka(bootstrap)
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    sample = data_dir / "sample.jsonl"
+    truth = write_sample(sample, SampleSpec(posts=posts))
+    namespace = f"demo{int(time.time())}"
+    settings = load_settings(
+        kafka_bootstrap=bootstrap, topic_namespace=namespace, clickhouse_backend="chdb",
+        chdb_path=data_dir / "chdb", worker_data_dir=data_dir / "worker", web_port=0,
+        detect_interval_s=2.0,
+    )
+    typer.echo(f"sample: {posts} posts in {sample} (planted negative spike: {truth['spike']})")
+    worker = Worker(settings, detector_factory=LiveDetector.from_worker)
+    started = time.monotonic()
+
+    @worker.app.task
+    async def drive() -> None:
+        loop = asyncio.get_running_loop()
+        typer.echo("loading models ...")
+        await worker.enricher()
+        repo = await worker.repository()
+        typer.echo("replaying sample into Kafka ...")
+
+        def produce() -> Any:
+            with PostProducer(bootstrap) as producer:
+                return replay_file(sample, producer, topic_name(settings, T.RAW_POSTS), progress=True)
+
+        stats = await loop.run_in_executor(None, produce)
+        typer.echo(f"produced {stats.sent} posts ({stats.invalid} invalid)")
+        stored = 0
+        while time.monotonic() - started < timeout_s:
+            stored = await loop.run_in_executor(None, repo.count_posts)
+            typer.echo(f"\rqueryable in ClickHouse: {stored}/{stats.sent}", nl=False)
+            if stored >= stats.sent:
+                break
+            await asyncio.sleep(1.0)
+        typer.echo("")
+        await asyncio.sleep(3 * settings.detect_interval_s)  # let the detector see the last minutes
+        summary = await loop.run_in_executor(None, summarize, repo)
+        _print(summary, stats.sent, time.monotonic() - started)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    from pipeline.worker import run_app
+
+    run_app(worker)
+
+
+def _print(summary: dict[str, Any], sent: int, elapsed: float) -> None:
+    typer.echo("")
+    typer.echo("=== hypermicro demo summary ===")
+    typer.echo(f"posts in: {sent}   stored (deduplicated): {summary['posts']}   elapsed: {elapsed:.1f} s")
+    typer.echo(f"{'brand':<12}{'posts':>8}{'negative':>10}{'positive':>10}")
+    for b in summary["brands"]:
+        typer.echo(f"{b['brand']:<12}{b['posts']:>8}{b['negative']:>10}{b['positive']:>10}")
+    typer.echo(f"alerts raised: {len(summary['alerts'])}")
+    for a in summary["alerts"]:
+        typer.echo(f"  [{a['severity']}] {a['kind']} {a['subject_id']} at {a['window_start']:%H:%M}: {a['explanation']}")

@@ -1,0 +1,140 @@
+"""The live detector loop: reads ClickHouse aggregates, feeds the streaming detectors, raises alerts.
+
+Runs on the Faust leader every ``detect_interval_s``. Time is event time: the newest minute in
+the aggregates is the open bucket (fed with ``final=False`` so a spike can alert before its
+minute closes); older minutes are final. Each alert is published to ``social.alerts``, stored
+in ClickHouse and handed to the alert dispatcher (webhook, Slack, e-mail).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipeline.detect.spikes import Detection, SpikeMonitor
+from pipeline.schema import Alert, AlertWindow, Evidence, Subject, utcnow
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Alert], Awaitable[None]]
+
+
+def severity_of(score: float) -> str:
+    return "critical" if score >= 1.0 else "warning" if score >= 0.4 else "info"
+
+
+class LiveDetector:
+    """Negative-spike detection over per-minute aggregates for the configured subject kinds."""
+
+    def __init__(
+        self, repo_factory: Callable[[], Awaitable[Any]], publish: Publish,
+        dispatcher: Any | None = None, kinds: Sequence[str] = ("brand",), bucket_s: int = 60,
+        warmup: timedelta = timedelta(hours=24), public_url: str = "http://127.0.0.1:8080",
+        lateness: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.lateness = lateness
+        self._repo_factory = repo_factory
+        self._publish = publish
+        self.dispatcher = dispatcher
+        self.kinds = tuple(kinds)
+        self.monitor = SpikeMonitor(bucket_s=bucket_s)
+        self.warmup = warmup
+        self.public_url = public_url.rstrip("/")
+        self._fed_until: dict[str, datetime] = {}  # subject -> last final minute fed
+        self._since: datetime | None = None
+        self.raised: list[Alert] = []
+
+    @classmethod
+    def from_worker(cls, worker: Any) -> LiveDetector:
+        s = worker.settings
+        dispatcher = None
+        try:
+            from pipeline.alerts.dispatcher import AlertDispatcher
+
+            dispatcher = AlertDispatcher.from_settings(s, s.worker_data_dir / "alerts")
+        except ModuleNotFoundError:
+            log.warning("alert dispatcher not available; alerts go to Kafka and ClickHouse only")
+        return cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
+                   bucket_s=s.spike_bucket_s, public_url=s.public_url,
+                   lateness=timedelta(seconds=s.spike_lateness_s))
+
+    async def tick(self, now: datetime | None = None) -> list[Alert]:
+        """One detection pass; returns the alerts raised."""
+        import asyncio
+
+        repo = await self._repo_factory()
+        loop = asyncio.get_running_loop()
+        if self.dispatcher is not None and not getattr(self, "_dispatcher_started", False):
+            await self.dispatcher.start()
+            self._dispatcher_started = True
+        if self._since is None:  # warm up on the last hours of event time, not wall-clock time
+            latest = await loop.run_in_executor(None, repo.latest_minute)
+            if latest is None:
+                return []
+            self._since = min(latest, now or utcnow()) - self.warmup
+        since = self._since
+        rows = await loop.run_in_executor(None, repo.minute_counts, since, self.kinds)
+        if not rows:
+            return []
+        watermark = max(r.minute for r in rows)
+        raised: list[Alert] = []
+        for r in rows:
+            key = f"{r.kind}:{r.subject}"
+            final = r.minute < watermark - self.lateness
+            if not final and r.minute < watermark:
+                continue  # not final yet and not the newest minute: wait until it is final
+            if final and r.minute <= self._fed_until.get(key, datetime.min.replace(tzinfo=r.minute.tzinfo)):
+                continue
+            det = self.monitor.update(key, r.minute, float(r.negative), float(r.total), final=final)
+            if final:
+                self._fed_until[key] = r.minute
+            if det is not None:
+                alert = await self._alert(repo, r.kind, r.subject, det)
+                if alert is not None:
+                    raised.append(alert)
+        # next pass re-reads the minutes that are not final yet (they may still grow)
+        self._since = watermark - self.lateness
+        self.raised.extend(raised)
+        return raised
+
+    async def _alert(self, repo: Any, kind: str, subject: str, det: Detection) -> Alert | None:
+        import asyncio
+
+        start = det.ts
+        end = det.ts + timedelta(seconds=self.monitor.bucket_s)
+        brand_id = subject if kind == "brand" else subject.split("|")[0] if kind == "brand_topic" else None
+        topic_id = subject if kind == "topic" else subject.split("|")[1] if kind == "brand_topic" else None
+        ev: dict[str, Any] = {}
+        if brand_id:
+            ev = await asyncio.get_running_loop().run_in_executor(
+                None, repo.spike_evidence, brand_id, start - timedelta(minutes=5), end)
+        share = ev.get("negative_share", det.negative_share)
+        alert = Alert(
+            id=Alert.make_id("negative_spike", f"{kind}:{subject}", start),
+            kind="negative_spike",
+            subject=Subject(kind=kind, id=subject, brand_id=brand_id, topic_id=topic_id),  # type: ignore[arg-type]
+            severity=severity_of(det.score),  # type: ignore[arg-type]
+            score=det.score,
+            window=AlertWindow(start=start, end=end),
+            observed=det.observed, expected=det.expected,
+            explanation=det.explanation,
+            evidence=Evidence(
+                post_ids=ev.get("post_ids", []), authors=ev.get("authors", []),
+                conversations=ev.get("conversations", []), negative_share=share,
+                links=[f"{self.public_url}/#/posts?brand={brand_id or ''}&sentiment=negative"],
+                details={"p_value": det.p_value, "z": det.z, "baseline_share": det.baseline_share,
+                         "sample_texts": ev.get("texts", [])[:3]},
+            ),
+        )
+        if self.dispatcher is not None:
+            annotated = await self.dispatcher.submit(alert)
+            if annotated is None:
+                log.info("alert %s suppressed as part of an open incident", alert.id)
+                return None
+            alert = annotated
+        log.warning("ALERT %s %s: %s", alert.severity, subject, alert.explanation)
+        await self._publish(alert)
+        await asyncio.get_running_loop().run_in_executor(None, repo.insert_alerts, [alert])
+        return alert

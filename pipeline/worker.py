@@ -1,0 +1,58 @@
+"""``hypermicro worker``: run the enrich/sink agents and (on the leader) the detectors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: object, with_api: bool = False, loglevel: str = "info") -> None:
+    """Run a Faust worker until SIGTERM/SIGINT (blocking)."""
+    from pipeline.app import Worker
+    from pipeline.detect.live import LiveDetector
+    from pipeline.settings import Settings
+
+    assert isinstance(settings, Settings)
+    w = Worker(settings, detector_factory=LiveDetector.from_worker)
+    if with_api:
+        from pipeline.api.embedded import attach_api
+
+        attach_api(w)
+    run_app(w, loglevel)
+
+
+def run_app(worker: object, loglevel: str = "warning") -> None:
+    """Run a :class:`pipeline.app.Worker`'s Faust app until it is stopped (blocking)."""
+    import faust
+
+    worker.declare_topics()  # type: ignore[attr-defined]
+    faust.Worker(
+        worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,  # type: ignore[attr-defined]
+    ).execute_from_commandline()
+
+
+def command(
+    bootstrap: str | None = typer.Option(None, "--bootstrap", help="Kafka bootstrap (overrides HYPERMICRO_KAFKA_BOOTSTRAP)."),
+    backend: str | None = typer.Option(None, "--backend", help="chdb or server (overrides HYPERMICRO_CLICKHOUSE_BACKEND)."),
+    chdb_path: Path | None = typer.Option(None, "--chdb-path", help="Embedded ClickHouse data path."),
+    web_port: int | None = typer.Option(None, "--web-port", help="Faust web port (0 disables)."),
+    api: bool = typer.Option(False, "--api/--no-api", help="Also serve the HTTP API from this process (embedded mode)."),
+    loglevel: str = typer.Option("info", "--loglevel"),
+) -> None:
+    """Run a pipeline worker (enrich + sink; detectors on the leader)."""
+    from pipeline.settings import load_settings
+
+    overrides: dict[str, object] = {}
+    if bootstrap:
+        overrides["kafka_bootstrap"] = bootstrap
+    if backend:
+        overrides["clickhouse_backend"] = backend
+    if chdb_path:
+        overrides["chdb_path"] = chdb_path
+    if web_port is not None:
+        overrides["web_port"] = web_port
+    run_worker(load_settings(**overrides), with_api=api, loglevel=loglevel)

@@ -1,0 +1,115 @@
+"""Storage on both backends: the same migrations and SQL, dedup of redelivered posts,
+per-minute aggregates, and (server) reconnect after a restart."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipeline.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
+from pipeline.storage.backend import ChdbBackend, ClickHouse, DriverBackend, StorageError
+from pipeline.storage.migrate import discover, migrate
+from pipeline.storage.repository import Repository
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 2, 10, 0, 5, tzinfo=UTC)
+
+
+def enriched(i: int, label: str = "negative", minute: int = 0, brands: tuple[str, ...] = ("acme",)) -> EnrichedPost:
+    post = RawPost.model_validate({
+        "id": str(i), "source": "test", "created_at": (T0 + timedelta(minutes=minute)).isoformat(),
+        "text": f"post {i} about acme's \"pricing\" % \\ '", "author": {"id": f"a{i % 3}", "handle": f"h{i % 3}"},
+    })
+    return EnrichedPost(
+        post=post, sentiment=Sentiment(label=label, score=-0.5),
+        brands=[BrandMention(brand_id=b, matched_text=b, start=0, end=4, rule="name", sentiment=label) for b in brands],
+        topics=[TopicTag(topic_id="pricing", score=0.7)], kafka_partition=0, kafka_offset=i,
+    )
+
+
+@pytest.fixture(params=["chdb", pytest.param("server", marks=pytest.mark.chserver)])
+def ch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
+    if request.param == "chdb":
+        backend: ClickHouse = ChdbBackend(tmp_path / "chdb", "hypermicro")
+    else:
+        host, port = request.getfixturevalue("clickhouse_server")
+        backend = DriverBackend(host, port, "hm_test_" + uuid.uuid4().hex[:8])
+    migrate(backend)
+    yield backend
+    if request.param == "server":
+        backend.execute(f"DROP DATABASE IF EXISTS {backend._database}")  # type: ignore[attr-defined]
+    backend.close()
+
+
+def test_migrations_are_numbered_and_reversible(ch: ClickHouse) -> None:
+    migs = discover()
+    assert [m.version for m in migs] == list(range(1, len(migs) + 1))
+    assert all(m.backwards for m in migs)
+    assert migrate(ch) == []  # idempotent
+    migrate(ch, 3)
+    tables = {r["name"] for r in ch.query("SELECT name FROM system.tables WHERE database = currentDatabase()")}
+    assert "posts" in tables and "alerts" not in tables
+    migrate(ch)
+    tables = {r["name"] for r in ch.query("SELECT name FROM system.tables WHERE database = currentDatabase()")}
+    assert {"posts", "alerts", "alert_acks", "mention_minute", "conversations", "emerging_voices"} <= tables
+
+
+def test_declared_posts_columns_match_live_schema(ch: ClickHouse) -> None:
+    from pipeline.storage.repository import post_row
+
+    live = {r["name"] for r in ch.query(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'posts'")}
+    assert set(post_row(enriched(1))) == live
+
+
+def test_redelivered_posts_are_stored_once_and_counted_once(ch: ClickHouse) -> None:
+    repo = Repository(ch)
+    batch = [enriched(i, "negative" if i % 2 else "positive") for i in range(10)]
+    repo.insert_posts(batch)
+    repo.insert_posts(batch[:5])  # redelivery after a crash
+    assert repo.count_posts() == 10
+    counts = [m for m in repo.minute_counts(T0 - timedelta(hours=1)) if m.subject == "acme"]
+    assert [(m.total, m.negative) for m in counts] == [(10, 5)]
+    text = ch.query("SELECT text FROM posts WHERE id = {id:String}", {"id": "test:3"})[0]["text"]
+    assert text == "post 3 about acme's \"pricing\" % \\ '"
+
+
+def test_aggregates_by_topic_and_brand_topic(ch: ClickHouse) -> None:
+    repo = Repository(ch)
+    repo.insert_posts([enriched(i, minute=i % 2, brands=("acme", "globex")) for i in range(6)])
+    rows = repo.minute_counts(T0 - timedelta(hours=1), kinds=("brand", "topic", "brand_topic", "all"))
+    got = {(m.kind, m.subject, m.minute.minute): m.total for m in rows}
+    assert got[("brand", "globex", 0)] == 3
+    assert got[("topic", "pricing", 1)] == 3
+    assert got[("brand_topic", "acme|pricing", 0)] == 3
+    assert got[("all", "*", 1)] == 3
+    assert repo.latest_minute() == T0.replace(second=0) + timedelta(minutes=1)
+
+
+def test_spike_evidence(ch: ClickHouse) -> None:
+    repo = Repository(ch)
+    repo.insert_posts([enriched(i, "negative" if i < 3 else "neutral") for i in range(4)])
+    ev = repo.spike_evidence("acme", T0 - timedelta(minutes=1), T0 + timedelta(minutes=1))
+    assert ev["negative_share"] == pytest.approx(0.75)
+    assert len(ev["post_ids"]) == 3
+
+
+@pytest.mark.chserver
+def test_driver_reconnects_after_server_restart(clickhouse_server: tuple[str, int]) -> None:
+    host, port = clickhouse_server
+    ch = DriverBackend(host, port, "hm_restart_" + uuid.uuid4().hex[:6])
+    migrate(ch)
+    Repository(ch).insert_posts([enriched(1)])
+    script = str(REPO / "deploy" / "local" / "clickhouse.sh")
+    subprocess.run(["bash", script, "stop"], check=True)
+    with pytest.raises(StorageError) as err:
+        ch.query("SELECT 1 AS x")
+    assert err.value.retryable
+    subprocess.run(["bash", script, "start"], check=True)
+    assert ch.query("SELECT count() AS n FROM posts")[0]["n"] == 1
+    ch.execute(f"DROP DATABASE IF EXISTS {ch._database}")
