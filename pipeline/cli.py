@@ -32,6 +32,7 @@ _COMMANDS: list[tuple[typer.Typer, str, str, str]] = [
     (app, "api", "pipeline.api.serve", "command"),
     (app, "migrate", "pipeline.storage.cli", "migrate_command"),
     (app, "connect", "connectors.cli", "connect_command"),
+    (app, "replay", "connectors.cli", "replay_command"),
     (app, "voices", "pipeline.detect.voices_cli", "command"),
     (bench_app, "pipeline", "pipeline.bench", "command"),
 ]

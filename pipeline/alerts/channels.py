@@ -133,7 +133,8 @@ class _WaitBackoffOrRetryAfter(wait_base):
     """Exponential backoff with jitter, but never shorter than the receiver's ``Retry-After``."""
 
     def __init__(self, policy: RetryPolicy) -> None:
-        self._backoff = wait_exponential_jitter(initial=policy.initial_s, max=policy.max_s, jitter=policy.jitter_s)
+        self._backoff = wait_exponential_jitter(multiplier=policy.initial_s, max=policy.max_s,
+                                                jitter=policy.jitter_s)
 
     def __call__(self, retry_state: RetryCallState) -> float:
         wait = float(self._backoff(retry_state))
@@ -157,7 +158,8 @@ def _is_retryable(exc: BaseException) -> bool:
 
 
 async def call_with_retry(policy: RetryPolicy, fn: Callable[[], Awaitable[None]], what: str = "delivery") -> None:
-    """Run ``fn`` retrying retryable :class:`DeliveryError`s per ``policy``; re-raise the last error."""
+    """Run the coroutine function ``fn`` retrying retryable :class:`DeliveryError`s per ``policy``;
+    re-raise the last error."""
 
     def _log(rs: RetryCallState) -> None:
         exc = rs.outcome.exception() if rs.outcome else None
@@ -230,16 +232,19 @@ class _HttpChannel:
         errors: dict[str, DeliveryError] = {}
         async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False,
                                      headers={"User-Agent": USER_AGENT}) as client:
-            for url in targets:
+
+            async def _to(url: str) -> None:
                 body, headers = self._request(alert)
 
-                async def _once(url: str = url, body: bytes = body, headers: dict[str, str] = headers) -> None:
+                async def _once() -> None:
                     await _post_once(client, url, body, headers)
 
                 try:
                     await call_with_retry(self.retry, _once, what=f"{self.name} alert {alert.id}")
                 except DeliveryError as exc:
                     errors[url] = exc
+
+            await asyncio.gather(*(_to(url) for url in targets))  # targets are independent
         if errors:
             first = next(iter(errors.values()))
             hints = [e.retry_after for e in errors.values() if e.retry_after is not None]

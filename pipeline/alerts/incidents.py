@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS incident_alerts (
     incident_id TEXT NOT NULL,
     seen_at REAL NOT NULL,
     delivered INTEGER NOT NULL,
-    reason TEXT NOT NULL
+    reason TEXT NOT NULL,
+    severity INTEGER NOT NULL,
+    observed REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS subject_deliveries (
     subject_key TEXT NOT NULL,
@@ -84,7 +86,7 @@ def connect(path: Path) -> sqlite3.Connection:
 @dataclass(frozen=True)
 class Decision:
     """What to do with one alert. ``reason``: new, escalation, duplicate, acknowledged, cooldown,
-    rate_limited or replay (this alert id was seen before)."""
+    rate_limited or replay (this alert id was seen before with the same or worse figures)."""
 
     incident_id: str
     deliver: bool
@@ -183,10 +185,12 @@ class IncidentBook:
         ts = self._now(now)
         with self._lock:
             seen = self._conn.execute(
-                "SELECT incident_id FROM incident_alerts WHERE alert_id = ?", (alert.id,)
+                "SELECT incident_id, severity, observed FROM incident_alerts WHERE alert_id = ?", (alert.id,)
             ).fetchone()
-            if seen is not None:
+            if (seen is not None and SEVERITY_RANK[alert.severity] <= seen["severity"]
+                    and alert.observed <= seen["observed"]):
                 return Decision(seen["incident_id"], False, "replay")
+            # an unseen id, or the same detection re-evaluated with worse figures: normal rules
             row = self._conn.execute(
                 "SELECT * FROM incidents WHERE key = ? ORDER BY last_seen_at DESC LIMIT 1",
                 (incident_key(alert),),
@@ -251,9 +255,12 @@ class IncidentBook:
                 db.execute("INSERT INTO subject_deliveries (subject_key, at) VALUES (?, ?)",
                            (subject_key(alert), ts))
             db.execute(
-                "INSERT OR IGNORE INTO incident_alerts (alert_id, incident_id, seen_at, delivered, reason)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (alert.id, decision.incident_id, ts, int(delivered), decision.reason),
+                "INSERT INTO incident_alerts (alert_id, incident_id, seen_at, delivered, reason, severity, observed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_id) DO UPDATE SET"
+                " incident_id = excluded.incident_id, seen_at = excluded.seen_at,"
+                " delivered = MAX(delivered, excluded.delivered), reason = excluded.reason,"
+                " severity = MAX(severity, excluded.severity), observed = MAX(observed, excluded.observed)",
+                (alert.id, decision.incident_id, ts, int(delivered), decision.reason, sev, alert.observed),
             )
 
     def observe(self, alert: Alert, now: datetime | None = None) -> Decision:

@@ -109,12 +109,16 @@ class Outbox:
         )
 
     def add(self, alert: Alert, channel: str, recipients: Iterable[str]) -> int:
-        """Queue a delivery (due now); idempotent per (alert id, channel). Returns the entry id."""
+        """Queue a delivery (due now). One entry per (alert id, channel): a newer version of the
+        alert replaces a waiting one. Returns the entry id."""
         ts = self._ts()
         with self._tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO outbox (alert_id, incident_id, channel, recipients, alert_json,"
-                " created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (alert_id, incident_id, channel, recipients, alert_json,"
+                " created_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (alert_id, channel) DO UPDATE SET incident_id = excluded.incident_id,"
+                " recipients = excluded.recipients, alert_json = excluded.alert_json, status = 'pending',"
+                " updated_at = excluded.updated_at, next_attempt_at = excluded.next_attempt_at",
                 (alert.id, alert.incident_id, channel, json.dumps(sorted(set(recipients))),
                  alert.model_dump_json(), ts, ts, ts),
             )

@@ -88,15 +88,16 @@ def _clip(text: str, limit: int) -> str:
 def _evidence_rows(alert: Alert) -> list[tuple[str, list[str]]]:
     ev = alert.evidence
     rows: list[tuple[str, list[str]]] = []
-    posts = ev.links[:MAX_EVIDENCE_ITEMS] or ev.post_ids[:MAX_EVIDENCE_ITEMS]
-    if posts:
-        rows.append(("Top posts", posts))
+    if ev.post_ids:
+        rows.append(("Top posts", ev.post_ids[:MAX_EVIDENCE_ITEMS]))
     if ev.authors:
         rows.append(("Top authors", ev.authors[:MAX_EVIDENCE_ITEMS]))
     if ev.key_terms:
         rows.append(("Key terms", ev.key_terms[:MAX_KEY_TERMS]))
     if ev.conversations:
         rows.append(("Conversations", ev.conversations[:MAX_EVIDENCE_ITEMS]))
+    if ev.links:
+        rows.append(("Links", ev.links[:MAX_EVIDENCE_ITEMS]))
     return rows
 
 
