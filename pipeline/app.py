@@ -136,6 +136,8 @@ class Worker:
                 await self._detector.tick()
             except StorageError as exc:
                 log.warning("detector skipped a tick: %s", exc)
+            except Exception:  # noqa: BLE001 - detection must never stop ingestion
+                log.exception("detector tick failed; ingestion continues")
 
         self.enrich_agent, self.sink_agent, self.detect_timer = enrich, sink, detect
 

@@ -110,7 +110,7 @@ class LiveDetector:
         if brand_id:
             ev = await asyncio.get_running_loop().run_in_executor(
                 None, repo.spike_evidence, brand_id, start - timedelta(minutes=5), end)
-        share = ev.get("negative_share", det.negative_share)
+        share = det.negative_share if det.negative_share is not None else ev.get("negative_share")
         alert = Alert(
             id=Alert.make_id("negative_spike", f"{kind}:{subject}", start),
             kind="negative_spike",
@@ -124,7 +124,7 @@ class LiveDetector:
                 post_ids=ev.get("post_ids", []), authors=ev.get("authors", []),
                 conversations=ev.get("conversations", []), negative_share=share,
                 links=[f"{self.public_url}/#/posts?brand={brand_id or ''}&sentiment=negative"],
-                details={"p_value": det.p_value, "z": det.z, "baseline_share": det.baseline_share,
+                details={"p_value": det.p_value, "baseline_share": det.baseline_share,
                          "sample_texts": ev.get("texts", [])[:3]},
             ),
         )
