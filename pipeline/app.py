@@ -13,12 +13,14 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 import faust
 import orjson
 
+from pipeline import metrics as M
 from pipeline import topics as T
 from pipeline.processing import DlqLimit, DlqLimitExceeded, PoisonMessage, dead_letter, decode_post
 from pipeline.processing import dumps as dump_model
@@ -154,6 +156,7 @@ class Worker:
                 self.dlq_limit.record(False)
                 letter = dead_letter(ev.value, msg.key, msg.topic, msg.partition, msg.offset, exc)
                 log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, exc)
+                M.DLQ_MESSAGES.labels(exc.error_type).inc()
                 pending.append(await self.dlq.send(key=msg.key, value=dump_model(letter)))
                 continue
             self.dlq_limit.record(True)
@@ -161,11 +164,14 @@ class Worker:
             lineage.append((msg.partition, msg.offset))
         if good:
             enricher = await self.enricher()
-            enriched = await asyncio.get_running_loop().run_in_executor(None, enricher.enrich, good, lineage)
+            with M.ENRICH_SECONDS.time():
+                enriched = await asyncio.get_running_loop().run_in_executor(None, enricher.enrich, good, lineage)
+            M.POSTS_ENRICHED.inc(len(enriched))
             for e in enriched:
                 pending.append(await self.enriched.send(key=e.post.id.encode(), value=e.model_dump_json().encode()))
         if pending:
             await asyncio.gather(*pending)  # produce acknowledged before these offsets are acked
+        self._observe_lag(events)
 
     async def sink_batch(self, events: list[Any]) -> None:
         """Write a batch to ClickHouse; retry outages with backoff, never ack before the write."""
@@ -175,16 +181,33 @@ class Worker:
         delay = 0.5
         while True:
             try:
-                await loop.run_in_executor(None, repo.insert_posts, posts)
+                with M.SINK_SECONDS.time():
+                    await loop.run_in_executor(None, repo.insert_posts, posts)
+                M.POSTS_STORED.inc(len(posts))
+                now = time.time()
+                for p in posts:
+                    M.INGEST_LATENCY.observe(max(0.0, now - p.post.collected_at.timestamp()))
+                self._observe_lag(events)
                 return
             except StorageError as exc:
                 if not exc.retryable:
                     raise
+                M.SINK_RETRIES.inc()
                 log.warning("ClickHouse insert failed (%s); retrying in %.1f s without committing", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.sink_retry_max_s)
 
+    def _observe_lag(self, events: list[Any]) -> None:
+        last: dict[Any, int] = {}
+        for ev in events:
+            last[ev.message.tp] = max(last.get(ev.message.tp, -1), ev.message.offset)
+        for tp, offset in last.items():
+            high = self.app.consumer.highwater(tp)
+            if high is not None:
+                M.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - offset - 1))
+
     async def publish_alert(self, alert: Any) -> None:
+        M.ALERTS_RAISED.labels(alert.kind).inc()
         fut = await self.alerts.send(key=alert.subject.id.encode(), value=alert.model_dump_json().encode())
         await fut
 

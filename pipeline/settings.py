@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     # --- Worker
     worker_data_dir: Path = Field(Path(".data/worker"), description="Faust table/state directory.")
     web_port: int = Field(6066, description="Faust worker's own web port (0 disables).")
+    metrics_port: int = Field(0, ge=0, description="Serve Prometheus metrics of a worker without --api on this port (0 = off).")
     batch_max: int = Field(256, ge=1, description="Max posts per enrich batch (stream.take max).")
     batch_within_s: float = Field(1.0, gt=0, description="Max seconds to wait to fill a batch.")
     sink_retry_max_s: float = Field(30.0, gt=0, description="Cap of the sink's retry backoff.")

@@ -32,9 +32,10 @@ class LiveDetector:
         self, repo_factory: Callable[[], Awaitable[Any]], publish: Publish,
         dispatcher: Any | None = None, kinds: Sequence[str] = ("brand",), bucket_s: int = 60,
         warmup: timedelta = timedelta(hours=24), public_url: str = "http://127.0.0.1:8080",
-        lateness: timedelta = timedelta(minutes=2),
+        lateness: timedelta = timedelta(minutes=2), voices: Any | None = None,
     ) -> None:
         self.lateness = lateness
+        self.voices = voices
         self._repo_factory = repo_factory
         self._publish = publish
         self.dispatcher = dispatcher
@@ -56,9 +57,12 @@ class LiveDetector:
             dispatcher = AlertDispatcher.from_settings(s, s.worker_data_dir / "alerts")
         except ModuleNotFoundError:
             log.warning("alert dispatcher not available; alerts go to Kafka and ClickHouse only")
+        from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
+
         return cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
                    bucket_s=s.spike_bucket_s, public_url=s.public_url,
-                   lateness=timedelta(seconds=s.spike_lateness_s))
+                   lateness=timedelta(seconds=s.spike_lateness_s),
+                   voices=LiveVoices(own_accounts_from_brands(s.brands_file)))
 
     async def tick(self, now: datetime | None = None) -> list[Alert]:
         """One detection pass; returns the alerts raised."""
@@ -75,6 +79,8 @@ class LiveDetector:
                 return []
             self._since = min(latest, now or utcnow()) - self.warmup
         since = self._since
+        if self.voices is not None:
+            await self.voices.tick(repo, self._emit, self.public_url)
         rows = await loop.run_in_executor(None, repo.minute_counts, since, self.kinds)
         if not rows:
             return []
@@ -96,7 +102,6 @@ class LiveDetector:
                     raised.append(alert)
         # next pass re-reads the minutes that are not final yet (they may still grow)
         self._since = watermark - self.lateness
-        self.raised.extend(raised)
         return raised
 
     async def _alert(self, repo: Any, kind: str, subject: str, det: Detection) -> Alert | None:
@@ -128,13 +133,21 @@ class LiveDetector:
                          "sample_texts": ev.get("texts", [])[:3]},
             ),
         )
+        return await self._emit(alert, repo)
+
+    async def _emit(self, alert: Alert, repo: Any | None = None) -> Alert | None:
+        """Dispatch (dedupe, route, deliver), publish to ``social.alerts`` and store one alert."""
+        import asyncio
+
         if self.dispatcher is not None:
             annotated = await self.dispatcher.submit(alert)
             if annotated is None:
                 log.info("alert %s suppressed as part of an open incident", alert.id)
                 return None
             alert = annotated
-        log.warning("ALERT %s %s: %s", alert.severity, subject, alert.explanation)
+        log.warning("ALERT %s %s %s: %s", alert.severity, alert.kind, alert.subject.id, alert.explanation)
         await self._publish(alert)
+        repo = repo or await self._repo_factory()
         await asyncio.get_running_loop().run_in_executor(None, repo.insert_alerts, [alert])
+        self.raised.append(alert)
         return alert

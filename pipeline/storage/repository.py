@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.schema import Alert, EnrichedPost
-from pipeline.storage.backend import ClickHouse, dumps, utc_now
+from pipeline.storage.backend import ClickHouse, utc_now
 
 
 def _ts(value: datetime) -> datetime:
@@ -205,3 +205,34 @@ class Repository:
             "negative_share": (neg / n) if n else None,
             "conversations": [r["conversation_id"] for r in convs],
         }
+
+
+POST_FIELDS = """id, source, created_at, collected_at, text, language, author_id, author_handle, author_name,
+    author_followers, author_following, reply_to_author, reply_to_post, repost_of_author, quote_of_author,
+    mentions, hashtags, likes, reposts, replies, quotes, brands, topics, _version"""
+
+
+def raw_post_of(row: dict[str, Any]) -> Any:
+    """Rebuild the RawPost view of a ``posts`` row (for detectors that replay stored posts)."""
+    from pipeline.schema import RawPost
+
+    return RawPost.model_validate({
+        "id": row["id"], "source": row["source"], "created_at": row["created_at"],
+        "collected_at": row["collected_at"], "text": row["text"], "lang": row["language"] or None,
+        "author": {"id": row["author_id"], "handle": row["author_handle"], "display_name": row["author_name"],
+                   "followers": row["author_followers"], "following": row["author_following"]},
+        "reply_to_author": row["reply_to_author"], "reply_to_post": row["reply_to_post"],
+        "repost_of_author": row["repost_of_author"], "quote_of_author": row["quote_of_author"],
+        "mentions": row["mentions"], "hashtags": row["hashtags"],
+        "engagement": {"likes": row["likes"], "reposts": row["reposts"], "replies": row["replies"],
+                       "quotes": row["quotes"]},
+    })
+
+
+def posts_since(repo: Repository, version: int, limit: int = 20000) -> list[dict[str, Any]]:
+    """Rows written after ``version`` (the ``_version`` insert clock), oldest post first."""
+    return repo.ch.query(
+        f"SELECT {POST_FIELDS} FROM posts WHERE _version > {{v:UInt64}} AND duplicate_of = '' "
+        "ORDER BY _version LIMIT {n:UInt32}",
+        {"v": version, "n": limit},
+    )
