@@ -99,7 +99,7 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"headers": dict(self.headers), "json": json.loads(body or b"{}")})
+                received.append({"headers": dict(self.headers), "json": json.loads(body or b"{}"), "at": time.time()})
                 self.send_response(200)
                 self.end_headers()
 
