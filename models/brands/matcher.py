@@ -1,0 +1,517 @@
+"""spaCy brand matcher: every surface form, context term and query term is compiled once into
+a ``PhraseMatcher`` (literal phrases, attr ``NORM``) or a token ``Matcher`` (phrases with a
+trailing-wildcard word); a small boolean evaluator then applies context gates and queries.
+
+Normalisation: the tokenizer is ``spacy.blank("en")`` with small affix tweaks so ``@handle``
+and ``#hashtag`` are single tokens (see :func:`make_nlp`), and the vocabulary's ``NORM`` getter is replaced by
+:func:`fold` (case folding, NFKD, combining marks dropped, Latin letters transliterated with
+Unidecode). Patterns and posts go through the same tokenizer, so they normalise identically.
+
+Not thread-safe (spaCy's vocabulary grows as it sees new words): use one instance per thread,
+e.g. from a single-threaded executor.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from unidecode import unidecode
+
+from models.base import BrandHit, PostInput
+from models.brands.config import BrandConfig
+from models.brands.query import And, Field, Near, Node, Not, Or, Term, iter_terms
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+RULE_PRIORITY: dict[str, int] = {
+    "handle": 0,
+    "hashtag": 1,
+    "name": 2,
+    "alias": 3,
+    "misspelling": 4,
+    "query": 5,
+}
+Span = tuple[int, int]  # token start, end (exclusive)
+_HASHTAG = re.compile(r"#\w+")
+MAX_NEAR_UNITS = 200
+
+
+@lru_cache(maxsize=65536)
+def _fold_char(ch: str) -> str:
+    if unicodedata.combining(ch):
+        return ""
+    if unicodedata.name(ch, "").startswith("LATIN"):
+        return unidecode(ch).lower()
+    return ch
+
+
+def fold(text: str) -> str:
+    """Case- and diacritics-insensitive form of ``text`` (``"Café"`` -> ``"cafe"``, ``"Øre"`` -> ``"ore"``).
+
+    Non-Latin scripts keep their letters (only case and combining marks are folded), so
+    ``"Москва"`` is not transliterated into a Latin word it could collide with.
+    """
+    s = unicodedata.normalize("NFKD", text.casefold())
+    if s.isascii():
+        return s
+    out = "".join(c if c.isascii() else _fold_char(c) for c in s)
+    return out or text.casefold()
+
+
+def _norm(text: str) -> str:
+    """The NORM of a word: spaCy's base norms (curly quotes -> straight), else :func:`fold`."""
+    from spacy.lang.norm_exceptions import BASE_NORMS
+
+    return BASE_NORMS.get(text) or fold(text)
+
+
+def make_nlp() -> Language:
+    """A blank English tokenizer with ``@handle``/``#hashtag`` tokens and folded ``NORM``."""
+    import spacy
+    from spacy.attrs import NORM
+    from spacy.util import compile_infix_regex, compile_prefix_regex
+
+    nlp = spacy.blank("en")
+    vocab: Any = nlp.vocab
+    tokenizer: Any = nlp.tokenizer
+    vocab.lex_attr_getters[NORM] = _norm
+    for lex in vocab:  # lexemes created before the getter was replaced
+        lex.norm_ = _norm(lex.orth_)
+    # '#' stays a prefix only when no word character follows, so '#google' is one token;
+    # punctuation glued before a hashtag or handle ('.@apple') is split off.
+    prefixes = [p for p in nlp.Defaults.prefixes or () if p != "#"] + [
+        r"#(?!\w)",
+        r"[.,;:!?…](?=[#@]\w)",
+    ]
+    tokenizer.prefix_search = compile_prefix_regex(prefixes).search
+    # '#a,#b', 'ショウケース@apple': a tag glued to punctuation or a non-ASCII letter starts a token.
+    infixes = list(nlp.Defaults.infixes or ()) + [
+        r"[,;!?.…](?=[#@]\w)",
+        r"(?<=[^\x00-\x7f])(?=[#@]\w)",
+    ]
+    tokenizer.infix_finditer = _TagInfixes(compile_infix_regex(infixes).finditer)
+    return nlp
+
+
+_TAG_HEAD = re.compile(r"[#@]\w+(?=[^\w\s@])")
+_NON_WORD = re.compile(r"[^\w\s]")
+
+
+class _TagInfixes:
+    """Infix finder that also ends a hashtag/handle at its first non-word character, as
+    Twitter does: ``#google+`` -> ``#google`` ``+``, ``#Twitter'sDown`` -> ``#Twitter`` ``'`` ``sDown``."""
+
+    def __init__(self, finditer: Callable[[str], Iterator[re.Match[str]]]) -> None:
+        self.finditer = finditer
+
+    def __call__(self, text: str) -> list[re.Match[str]]:
+        matches = list(self.finditer(text))
+        if text[:1] in "#@" and (head := _TAG_HEAD.match(text)):
+            cut = _NON_WORD.match(text, head.end())
+            if cut is not None:
+                matches = [m for m in matches if m.end() <= cut.start() or m.start() >= cut.end()]
+                matches.append(cut)
+                matches.sort(key=lambda m: m.start())
+        return matches
+
+
+@dataclass
+class _BrandRules:
+    config: BrandConfig
+    surface: list[tuple[int, str]]  # (pattern index, rule)
+    gated: frozenset[str]
+    context: list[int]
+    query: Node | None
+    term_index: dict[str, int]
+    triggers: frozenset[int]  # patterns of which one must match for the query to be true
+    always_eval: bool  # the query can match without any term (author: filter): always evaluated
+    wild_context: bool  # some context term has a wildcard
+    wild_query: bool  # some query term has a wildcard
+
+
+@dataclass
+class _PostState:
+    doc: Doc
+    post: PostInput
+    found: dict[int, list[Span]]
+    wild_done: bool = False  # token Matcher already run
+    _words: list[int] | None = field(default=None)
+
+    def words_before(self) -> list[int]:
+        """``w[i]`` = number of non-punctuation tokens before token ``i`` (NEAR counts words)."""
+        if self._words is None:
+            w = [0]
+            for tok in self.doc:
+                w.append(w[-1] + (0 if tok.is_punct or tok.is_space else 1))
+            self._words = w
+        return self._words
+
+
+class SpacyBrandMatcher:
+    """Implements :class:`models.base.BrandMatcher` for a list of :class:`BrandConfig`."""
+
+    name = "spacy"
+
+    def __init__(
+        self, brands: Sequence[BrandConfig], *, batch_size: int = 512, max_strings: int = 2_000_000
+    ) -> None:
+        """Compile ``brands``; ``max_strings`` bounds vocabulary growth (rebuilt when exceeded)."""
+        ids = [b.id for b in brands]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate brand ids in {ids}")
+        self.brands: list[BrandConfig] = list(brands)
+        self.batch_size = batch_size
+        self.max_strings = max_strings
+        self._compile()
+
+    # ------------------------------------------------------------------ compile
+    def _compile(self) -> None:
+        from spacy.attrs import NORM
+        from spacy.matcher import Matcher, PhraseMatcher
+
+        self._norm_attr = NORM
+        self._nlp = make_nlp()
+        self._phrase = PhraseMatcher(self._nlp.vocab, attr="NORM")
+        self._token = Matcher(self._nlp.vocab, validate=False)  # lexeme-flag keys are ints
+        self._n_token_patterns = 0
+        self._prefix_flags: dict[str, int] = {}
+        self._keys: dict[str, int] = {}  # pattern key -> pattern index
+        self._by_hash: dict[int, int] = {}  # spaCy match id -> pattern index
+        # pattern index -> (norm, is_prefix) tokens of a wildcard pattern, None if literal
+        self._wild: list[tuple[tuple[str, bool], ...] | None] = []
+        self._keys_of: list[tuple[str, ...]] = []  # pattern index -> its token norms
+        self._users: list[list[int]] = []  # pattern index -> brands it can trigger (anchors only)
+        self._rules = [self._compile_brand(i, b) for i, b in enumerate(self.brands)]
+        self._always = [i for i, r in enumerate(self._rules) if r.always_eval]
+        # Wildcard anchors decide on their own whether a brand is touched; the token Matcher
+        # runs for them only on posts holding one of their literal words or a prefixed word.
+        # A guard is a literal word of the phrase, itself compiled as a PhraseMatcher pattern.
+        guards: set[int] = set()  # pattern indexes
+        prefixes: set[str] = set()
+        for pidx, toks in enumerate(list(self._wild)):
+            if toks is None or not self._users[pidx]:
+                continue
+            literal = [n for n, p in toks if not p and n != "-"]
+            guard = self._pattern(literal[0], wildcards=False) if literal else None
+            if guard is not None and self._keys_of[guard] == (literal[0],):
+                guards.add(guard)
+            else:
+                prefixes.update(n for n, p in toks if p)
+        self._anchor_guards = frozenset(guards)
+        self._anchor_prefixes = tuple(sorted(prefixes))
+        self._has_anchor_wild = bool(self._anchor_guards or self._anchor_prefixes)
+        self._prefix_cache: dict[int, bool] = {}  # NORM hash -> starts with an anchor prefix
+        self._initial_strings = len(self._nlp.vocab.strings)
+
+    def _pattern(self, text: str, wildcards: bool) -> int:
+        """Index of the (shared) compiled pattern for ``text``."""
+        words = text.split()
+        toks: list[tuple[str, bool]] = []  # (norm, is_prefix)
+        for word in words:
+            prefix = wildcards and word.endswith("*") and len(word) > 1
+            doc = self._nlp.make_doc(word[:-1] if prefix else word)
+            norms = [t.norm_ for t in doc]
+            toks += [(n, prefix and j == len(norms) - 1) for j, n in enumerate(norms)]
+        if not toks:
+            raise ValueError(f"pattern {text!r} has no tokens")
+        is_token = any(p for _, p in toks)
+        key = ("W" if is_token else "P") + "\x1f".join(n + ("*" if p else "") for n, p in toks)
+        idx = self._keys.get(key)
+        if idx is None:
+            idx = len(self._users)
+            self._keys[key] = idx
+            self._users.append([])
+            self._wild.append(tuple(toks) if is_token else None)
+            self._keys_of.append(tuple(n for n, _ in toks))
+            self._by_hash[self._nlp.vocab.strings.add(key)] = idx
+            # Multi-word forms also match hyphenated ("Nimbus-Air"): the spaCy tokenizer splits
+            # the hyphen into its own token.
+            if is_token:
+                spec: list[dict[str, Any]] = []
+                for j, (n, p) in enumerate(toks):
+                    if j and n != "-" and toks[j - 1][0] != "-":
+                        spec.append({"ORTH": "-", "OP": "?"})
+                    spec.append(self._prefix_spec(n) if p else {"NORM": n})
+                self._token.add(key, [spec])
+                self._n_token_patterns += 1
+            else:
+                docs = [self._nlp.make_doc(" ".join(words))]
+                if len(words) > 1:
+                    docs.append(self._nlp.make_doc(" - ".join(words)))
+                self._phrase.add(key, docs)
+        return idx
+
+    def _prefix_spec(self, prefix: str) -> dict[Any, Any]:
+        """Token spec for "NORM starts with ``prefix``": a lexeme flag computed once per word
+        (fast), or a REGEX predicate once spaCy's 63 flag bits are used up."""
+        flag = self._prefix_flags.get(prefix)
+        if flag is None:
+            vocab: Any = self._nlp.vocab
+            free = [b for b in range(1, 64) if b not in vocab.lex_attr_getters]
+            if not free:
+                return {"NORM": {"REGEX": "^" + re.escape(prefix)}}
+
+            def starts(word: str, p: str = prefix) -> bool:
+                return _norm(word).startswith(p)
+
+            flag = vocab.add_flag(starts, free[0])
+            self._prefix_flags[prefix] = flag
+        return {flag: True}
+
+    def _compile_brand(self, i: int, b: BrandConfig) -> _BrandRules:
+        forms = b.surface_forms()
+        # A name, alias or misspelling also matches as a hashtag ("Windows Phone" -> #windowsphone).
+        forms += [
+            (tag, rule)
+            for text, rule in forms
+            if rule in ("name", "alias", "misspelling")
+            and _HASHTAG.fullmatch(tag := "#" + "".join(text.split()))
+        ]
+        surface = [(self._pattern(text, wildcards=False), rule) for text, rule in forms]
+        context = [self._pattern(t, wildcards=True) for t in b.context]
+        ast = b.parsed_query
+        term_index: dict[str, int] = {}
+        triggers: frozenset[int] = frozenset()
+        always = False
+        if ast is not None:
+            for term in iter_terms(ast):
+                if term.text not in term_index:
+                    term_index[term.text] = self._pattern(term.text, wildcards=True)
+            needed = _triggers(ast)
+            always = needed is None
+            triggers = frozenset(term_index[t] for t in needed or ())
+        anchors = {p for p, _ in surface} | triggers
+        for pidx in anchors:
+            if i not in self._users[pidx]:
+                self._users[pidx].append(i)
+        return _BrandRules(
+            config=b,
+            surface=surface,
+            gated=frozenset(b.context_applies_to) if b.context else frozenset(),
+            context=context,
+            query=ast,
+            term_index=term_index,
+            triggers=triggers,
+            always_eval=always,
+            wild_context=any(self._wild[p] is not None for p in context),
+            wild_query=any(self._wild[p] is not None for p in term_index.values()),
+        )
+
+    # ------------------------------------------------------------------ match
+    def match(self, posts: Sequence[PostInput]) -> list[list[BrandHit]]:
+        """Brand hits of each post, sorted by position; one hit per brand span (longest wins)."""
+        texts = [p.text or "" for p in posts]
+        out = [
+            self._match_doc(doc, post)
+            for doc, post in zip(
+                self._nlp.pipe(texts, batch_size=self.batch_size), posts, strict=True
+            )
+        ]
+        if len(self._nlp.vocab.strings) - self._initial_strings > self.max_strings:
+            self._compile()
+        return out
+
+    def match_texts(self, texts: Iterable[str]) -> list[list[BrandHit]]:
+        """Convenience: :meth:`match` on bare texts (field filters see empty metadata)."""
+        return self.match([PostInput(text=t) for t in texts])
+
+    def _match_doc(self, doc: Doc, post: PostInput) -> list[BrandHit]:
+        found: dict[int, list[Span]] = {}
+        by_hash = self._by_hash
+        for mid, s, e in self._phrase(doc):
+            found.setdefault(by_hash[mid], []).append((s, e))
+        users = self._users
+        touched: set[int] = set(self._always)
+        for pidx in found:
+            touched.update(users[pidx])
+        state = _PostState(doc, post, found)
+        if self._has_anchor_wild and self._may_wild(doc, found):
+            self._run_token_matcher(state)
+            for pidx in found:
+                touched.update(users[pidx])
+        if not touched:
+            return []
+        hits: list[BrandHit] = []
+        for bi in sorted(touched):
+            hits.extend(self._brand_hits(self._rules[bi], state))
+        hits.sort(key=lambda h: (h.start, h.end, h.brand_id))
+        return hits
+
+    def _run_token_matcher(self, st: _PostState) -> None:
+        """Add the wildcard-pattern matches of ``st.doc`` to ``st.found`` (once per post)."""
+        if st.wild_done or not self._n_token_patterns:
+            return
+        st.wild_done = True
+        by_hash = self._by_hash
+        for mid, s, e in self._token(st.doc):
+            st.found.setdefault(by_hash[mid], []).append((s, e))
+
+    def _may_wild(self, doc: Doc, found: dict[int, list[Span]]) -> bool:
+        """Cheap pre-check: can any wildcard pattern match ``doc``? (the token Matcher is the
+        slowest step, so it runs only on posts holding a guard word or a prefixed word)."""
+        if not self._anchor_guards.isdisjoint(found):
+            return True
+        if not self._anchor_prefixes:
+            return False
+        norms = set(doc.to_array(self._norm_attr).tolist())
+        cache, strings = self._prefix_cache, self._nlp.vocab.strings
+        for h in norms:
+            hit = cache.get(h)
+            if hit is None:
+                hit = cache[h] = strings[h].startswith(self._anchor_prefixes)
+            if hit:
+                return True
+        return False
+
+    def _brand_hits(self, r: _BrandRules, st: _PostState) -> list[BrandHit]:
+        found = st.found
+        cands: list[tuple[int, int, str]] = []  # token start, end, rule
+        gated: list[tuple[int, int, str]] = []
+        for pidx, rule in r.surface:
+            spans = found.get(pidx)
+            if spans:
+                (gated if rule in r.gated else cands).extend((s, e, rule) for s, e in spans)
+        if gated and not cands:
+            if r.wild_context and not any(p in found for p in r.context):
+                self._run_token_matcher(st)  # context may need a wildcard term
+            if any(p in found for p in r.context):
+                cands.extend(gated)
+        elif gated:
+            cands.extend(gated)
+        query_zero_width = False
+        if r.query is not None and (r.always_eval or not r.triggers.isdisjoint(found)):
+            if r.wild_query:
+                self._run_token_matcher(st)
+            ok, evidence = _evaluate(r.query, r.term_index, st)
+            if ok:
+                cands.extend((s, e, "query") for s, e in evidence)
+                query_zero_width = not evidence
+        doc = st.doc
+        text = st.post.text  # == doc.text (the tokenizer is non-destructive), without re-joining
+        hits: list[BrandHit] = []
+        taken: list[Span] = []
+        for s, e, rule in sorted(
+            set(cands), key=lambda c: (c[0] - c[1], RULE_PRIORITY[c[2]], c[0])
+        ):
+            if any(s < te and ts < e for ts, te in taken):
+                continue
+            taken.append((s, e))
+            start = doc[s].idx
+            end = doc[e - 1].idx + len(doc[e - 1].text)
+            hits.append(BrandHit(r.config.id, text[start:end], start, end, rule))
+        if not hits and query_zero_width:
+            hits.append(BrandHit(r.config.id, "", 0, 0, "query"))
+        return hits
+
+    def __repr__(self) -> str:
+        return f"SpacyBrandMatcher({len(self.brands)} brands, {len(self._users)} patterns)"
+
+
+# ---------------------------------------------------------------------- query evaluation
+
+
+def _triggers(node: Node) -> set[str] | None:
+    """Term texts of which at least one must match for ``node`` to be true; None when the
+    node can be true without any term (NOT, fields). Picks the cheapest side of AND/NEAR."""
+    if isinstance(node, Term):
+        return {node.text}
+    if isinstance(node, Field | Not):
+        return None
+    if isinstance(node, Or):
+        out: set[str] = set()
+        for c in node.children:
+            t = _triggers(c)
+            if t is None:
+                return None
+            out |= t
+        return out
+    sides = [node.left, node.right] if isinstance(node, Near) else list(node.children)
+    options = [t for t in (_triggers(c) for c in sides) if t is not None]
+    if not options:
+        return None
+    return min(options, key=lambda t: (sum(w.endswith("*") for w in t), len(t)))
+
+
+def _field_ok(node: Field, post: PostInput) -> bool:
+    want = node.value
+    prefix = want.endswith("*")
+    if prefix:
+        want = want[:-1]
+    if node.name == "author":
+        want = fold(want).lstrip("@")
+        handle = fold(post.author_handle or "").lstrip("@")
+        values = {handle, handle.split("@")[0], fold(post.author_id or "")} - {""}
+    elif node.name == "lang":
+        want = want.lower()
+        lang = (post.lang or "").lower()
+        values = {lang, lang.split("-")[0]} - {""}
+    else:
+        want = fold(want)
+        values = {fold(post.source or "")} - {""}
+    return any(v.startswith(want) for v in values) if prefix else want in values
+
+
+def _units(node: Node, index: dict[str, int], st: _PostState) -> list[tuple[int, int, list[Span]]]:
+    """Span units ``(start, end, evidence)`` of a span node (Term, Or of span nodes, Near)."""
+    if isinstance(node, Term):
+        return [(s, e, [(s, e)]) for s, e in st.found.get(index[node.text], ())]
+    if isinstance(node, Or):
+        return [u for c in node.children for u in _units(c, index, st)]
+    assert isinstance(node, Near)
+    left = _units(node.left, index, st)
+    if not left:
+        return []
+    right = _units(node.right, index, st)
+    if not right:
+        return []
+    w = st.words_before()
+    out = []
+    for ls, le, lev in left:
+        for rs, re_, rev in right:
+            if le <= rs:
+                gap = w[rs] - w[le]
+            elif re_ <= ls and not node.ordered:
+                gap = w[ls] - w[re_]
+            else:
+                continue  # overlapping, or wrong order for NEAR/nf
+            if gap <= node.distance:
+                out.append((min(ls, rs), max(le, re_), lev + rev))
+                if len(out) >= MAX_NEAR_UNITS:  # long documents: enough evidence, stay linear
+                    return out
+    return out
+
+
+def _evaluate(node: Node, index: dict[str, int], st: _PostState) -> tuple[bool, list[Span]]:
+    """Truth of ``node`` for the post and the spans of its positive (non-negated) terms."""
+    if isinstance(node, Term | Near):
+        # A NEAR match is reported as one span covering both sides ("nimbus flight delayed").
+        units = _units(node, index, st)
+        return bool(units), [(s, e) for s, e, _ in units]
+    if isinstance(node, Field):
+        return _field_ok(node, st.post), []
+    if isinstance(node, Not):
+        ok, _ = _evaluate(node.child, index, st)
+        return not ok, []
+    if isinstance(node, And):
+        evidence: list[Span] = []
+        for c in node.children:
+            ok, ev = _evaluate(c, index, st)
+            if not ok:
+                return False, []
+            evidence += ev
+        return True, evidence
+    assert isinstance(node, Or)
+    any_ok, evidence = False, []
+    for c in node.children:
+        ok, ev = _evaluate(c, index, st)
+        if ok:
+            any_ok = True
+            evidence += ev
+    return any_ok, evidence
