@@ -1,0 +1,187 @@
+"""``hypermicro connect``, ``hypermicro replay`` and ``hypermicro connectors list|new``.
+
+A connector config file is YAML. Runner keys (``bootstrap``, ``topic``, ``dlq_topic``,
+``state_dir``, ``poll_interval_s``, ``checkpoint_every``, ``checkpoint_interval_s``,
+``metrics_port``, ``create_topics``) are read by the runner; every other key goes to the
+connector's spec (secrets should come from the environment or a secrets directory instead).
+The ``file`` connector takes ``path``, ``speed``, ``topic``, ``bootstrap``, ``limit``,
+``source``, ``dlq_topic`` and ``progress``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from connectors.producer import DEFAULT_BOOTSTRAP
+from pipeline.topics import DLQ, RAW_POSTS
+
+log = logging.getLogger(__name__)
+
+connectors_app = typer.Typer(help="List connectors and scaffold new ones.", no_args_is_help=True)
+
+FILE_CONNECTOR = "file"
+
+
+def _default_bootstrap() -> str:
+    return os.environ.get("HYPERMICRO_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
+
+
+def load_config(path: Path | None) -> dict[str, Any]:
+    """Read a connector YAML config (a mapping); ``None`` gives an empty config."""
+    import yaml
+
+    if path is None:
+        return {}
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise typer.BadParameter(f"{path}: expected a YAML mapping at the top level", param_hint="--config")
+    return data
+
+
+def run_replay(
+    path: Path,
+    *,
+    bootstrap: str,
+    topic: str = RAW_POSTS,
+    speed: float = 0.0,
+    limit: int | None = None,
+    dlq_topic: str | None = DLQ,
+    source: str | None = None,
+    progress: bool = True,
+    create_topics: bool = True,
+    partitions: int = 4,
+    replication: int = 1,
+) -> Any:
+    """Replay one file into Kafka (creating the topics first when asked) and return its stats."""
+    from connectors.file_replay import replay_file
+    from connectors.producer import PostProducer, ensure_topics
+
+    if not Path(path).is_file():
+        raise typer.BadParameter(f"{path}: no such file", param_hint="path")
+    if create_topics:
+        ensure_topics(bootstrap, [t for t in (topic, dlq_topic) if t], partitions, replication)
+    with PostProducer(bootstrap, topic=topic) as producer:
+        return replay_file(Path(path), producer, topic, speed=speed, progress=progress, limit=limit,
+                           dlq_topic=dlq_topic, source=source)
+
+
+def _print_stats(stats: Any) -> None:
+    for lineno, message in stats.errors[:10]:
+        typer.echo(f"invalid line {lineno}: {message}", err=True)
+    typer.echo(f"sent={stats.sent} invalid={stats.invalid} dead_lettered={stats.dead_lettered} "
+               f"elapsed_s={stats.elapsed_s:.2f} posts_per_s={stats.posts_per_s:.0f}")
+
+
+def replay_command(
+    path: Path = typer.Argument(..., help="JSONL or CSV file (optionally .gz) of posts."),
+    bootstrap: str = typer.Option(None, "--bootstrap", help="Kafka bootstrap servers (default: $HYPERMICRO_KAFKA_BOOTSTRAP or 127.0.0.1:9092)."),
+    topic: str = typer.Option(RAW_POSTS, "--topic", help="Topic the posts go to."),
+    speed: float = typer.Option(0.0, "--speed", help="0: as fast as possible; N: N times real time (by created_at gaps)."),
+    limit: int = typer.Option(None, "--limit", help="Read at most this many records."),
+    dlq_topic: str = typer.Option(DLQ, "--dlq-topic", help="Dead-letter topic for invalid records."),
+    no_dlq: bool = typer.Option(False, "--no-dlq", help="Only log and count invalid records."),
+    source: str = typer.Option(None, "--source", help="Source name for records that have none."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar (only on a terminal)."),
+    create_topics: bool = typer.Option(True, "--create-topics/--no-create-topics", help="Create missing topics first."),
+    strict: bool = typer.Option(False, "--strict", help="Exit with status 1 if any record was invalid."),
+) -> None:
+    """Replay posts from a file into Kafka (time-warped with --speed)."""
+    stats = run_replay(path, bootstrap=bootstrap or _default_bootstrap(), topic=topic, speed=speed,
+                       limit=limit, dlq_topic=None if no_dlq else dlq_topic, source=source,
+                       progress=progress, create_topics=create_topics)
+    _print_stats(stats)
+    if strict and stats.invalid:
+        raise typer.Exit(1)
+
+
+def connect_command(
+    name: str = typer.Argument(..., help="Connector name (see `hypermicro connectors list`)."),
+    config: Path = typer.Option(None, "--config", help="YAML config: runner keys plus the connector's spec."),
+    bootstrap: str = typer.Option(None, "--bootstrap", help="Override the Kafka bootstrap servers."),
+    topic: str = typer.Option(None, "--topic", help="Override the output topic."),
+    state_dir: Path = typer.Option(None, "--state-dir", help="Where cursor state files live (default .data/connectors)."),
+    secrets_dir: Path = typer.Option(None, "--secrets-dir", help="Directory of secret files, each named like the env variable (e.g. HYPERMICRO_REDDIT_CLIENT_SECRET)."),
+    once: bool = typer.Option(False, "--once", help="One pass over every stream, then exit (polling streams)."),
+    check_only: bool = typer.Option(False, "--check", help="Only verify credentials and reachability."),
+) -> None:
+    """Run a connector: read its streams, produce posts to Kafka, persist cursors after acks."""
+    cfg = load_config(config)
+    if bootstrap:
+        cfg["bootstrap"] = bootstrap
+    if topic:
+        cfg["topic"] = topic
+    cfg.setdefault("bootstrap", _default_bootstrap())
+    if name == FILE_CONNECTOR:
+        if "path" not in cfg:
+            raise typer.BadParameter("the file connector needs `path` in its config", param_hint="--config")
+        base = Path(config).parent if config else Path.cwd()
+        path = Path(cfg["path"])
+        stats = run_replay(
+            path if path.is_absolute() else base / path,
+            bootstrap=cfg["bootstrap"],
+            topic=cfg.get("topic", RAW_POSTS),
+            speed=float(cfg.get("speed", 0.0)),
+            limit=cfg.get("limit"),
+            dlq_topic=cfg.get("dlq_topic", DLQ),
+            source=cfg.get("source"),
+            progress=bool(cfg.get("progress", True)),
+            create_topics=bool(cfg.get("create_topics", True)),
+        )
+        _print_stats(stats)
+        return
+
+    from connectors.base import CheckError
+    from connectors.registry import get_connector
+    from connectors.runner import RunnerOptions, run_connector
+
+    try:
+        cls = get_connector(name)
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="name") from None
+    options = RunnerOptions.from_config(cfg, state_dir=state_dir)
+    spec_cfg = {k: v for k, v in cfg.items() if k not in RunnerOptions.config_keys()}
+    connector = cls.from_config(spec_cfg, secrets_dir=secrets_dir)
+    try:
+        connector.check()
+    except CheckError as exc:
+        typer.echo(f"check failed for {name}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if check_only:
+        typer.echo(f"check ok: {name}")
+        return
+    result = run_connector(connector, options, once=once)
+    typer.echo(" ".join(f"{k}={v}" for k, v in result.as_dict().items()))
+
+
+@connectors_app.command("list")
+def list_command() -> None:
+    """List built-in connectors and those installed through the `hypermicro.connectors` entry point."""
+    from connectors.registry import available_connectors
+
+    typer.echo(f"{FILE_CONNECTOR:<12} builtin      replay a JSONL/CSV file into Kafka")
+    for info in available_connectors():
+        typer.echo(f"{info.name:<12} {info.origin:<12} {info.summary}")
+
+
+@connectors_app.command("new")
+def new_command(
+    name: str = typer.Argument(..., help="Connector name: lower case letters, digits and underscores."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Where the connector module is written."),
+    tests_dir: Path = typer.Option(None, "--tests-dir", help="Where its test is written (default: <dir>/tests)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+) -> None:
+    """Scaffold a connector module and its contract test from the template."""
+    from connectors.scaffold import scaffold
+
+    try:
+        module, test = scaffold(name, directory, tests_dir, force=force)
+    except (ValueError, FileExistsError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="name") from None
+    typer.echo(f"created {module}")
+    typer.echo(f"created {test}")
+    typer.echo(f"next: edit {module.name}, then run `pytest {test}`")

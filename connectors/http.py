@@ -1,0 +1,220 @@
+"""HTTP for connectors: httpx + tenacity retries, ``Retry-After``, a token bucket, pagination.
+
+Retried (with exponential backoff and jitter, or the server's ``Retry-After`` when given,
+capped at ``max_backoff_s``): 429, 5xx, timeouts, connection errors and resets, and bodies
+that are not valid JSON when JSON was expected (truncated payloads). Not retried: 401/403
+(:class:`~connectors.base.AuthError`) and other 4xx (:class:`~connectors.base.SourceError`).
+Each retry logs one line and counts ``hypermicro_connector_errors_total{kind=...}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from connectors import metrics
+from connectors.base import AuthError, ConnectorSpec, SourceError
+from connectors.ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "hypermicro-connector/0.1 (+https://github.com/hypermicro/hypermicro)"
+
+
+class ShutdownRequested(SourceError):
+    """The runner asked the connector to stop while it was waiting."""
+
+
+class RetryableError(Exception):
+    """A failure worth retrying; ``kind`` labels the error metric."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or ``None``."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def classify_status(response: httpx.Response) -> None:
+    """Raise the right error for a non-2xx response; return for success."""
+    code = response.status_code
+    if code < 400:
+        return
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if code == 429:
+        raise RetryableError("http_429", f"429 Too Many Requests from {response.url}", retry_after)
+    if code >= 500:
+        raise RetryableError("http_5xx", f"{code} from {response.url}", retry_after)
+    body = response.text[:200] if response.content else ""
+    if code in (401, 403):
+        raise AuthError(f"{code} from {response.url}: credentials refused ({body})")
+    raise SourceError(f"{code} from {response.url}: {body}")
+
+
+class HttpClient:
+    """A retrying, rate-limited ``httpx.Client``. Use one per connector (it is thread-safe)."""
+
+    def __init__(
+        self,
+        base_url: str = "",
+        *,
+        spec: ConnectorSpec | None = None,
+        connector: str = "",
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        stop: threading.Event | None = None,
+        timeout_s: float | None = None,
+        max_attempts: int | None = None,
+        max_backoff_s: float | None = None,
+        requests_per_s: float | None = None,
+        burst: int | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        def pick(value: Any, attr: str, default: Any) -> Any:
+            if value is not None:
+                return value
+            return getattr(spec, attr) if spec is not None else default
+
+        self.connector = connector
+        self.stop = stop or threading.Event()
+        self.max_attempts = int(pick(max_attempts, "max_attempts", 6))
+        self.max_backoff_s = float(pick(max_backoff_s, "max_backoff_s", 60.0))
+        rate = float(pick(requests_per_s, "requests_per_s", 2.0))
+        self.bucket = TokenBucket(rate, int(pick(burst, "burst", 5)))
+        timeout = float(pick(timeout_s, "timeout_s", 20.0))
+        self.client = httpx.Client(
+            base_url=base_url,
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            auth=auth,
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=True,
+            transport=transport,
+        )
+
+    # -- retry plumbing ----------------------------------------------------
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetryableError) and exc.retry_after is not None:
+            return min(exc.retry_after, self.max_backoff_s)
+        return wait_exponential_jitter(initial=0.5, max=self.max_backoff_s, jitter=0.5)(state)
+
+    def _sleep(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise ShutdownRequested("stopped while waiting to retry")
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        kind = exc.kind if isinstance(exc, RetryableError) else "error"
+        metrics.ERRORS.labels(self.connector, "http", kind).inc()
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("%s: %s (attempt %d/%d), retrying in %.1fs", self.connector or "http", exc,
+                    state.attempt_number, self.max_attempts, wait)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` (which raises :class:`RetryableError` on transient failures) with retries.
+        Raises :class:`SourceError` once the attempts are spent."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            sleep=self._sleep,
+            before_sleep=self._before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        except RetryableError as exc:
+            metrics.ERRORS.labels(self.connector, "http", exc.kind).inc()
+            raise SourceError(f"{exc} (gave up after {self.max_attempts} attempts)") from exc
+
+    # -- requests ----------------------------------------------------------
+    def send_once(self, method: str, url: str, expect_json: bool = False, **kwargs: Any) -> Any:
+        """One rate-limited attempt, raising :class:`RetryableError` on transient failures
+        (combine several such steps in one :meth:`call` to retry them together)."""
+        if not self.bucket.acquire(stop=self.stop):
+            raise ShutdownRequested("stopped while rate limited")
+        try:
+            response = self.client.request(method, url, **kwargs)
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:  # our request is wrong
+            raise SourceError(f"bad request {method} {url}: {exc}") from exc
+        except httpx.TimeoutException as exc:
+            raise RetryableError("timeout", f"timeout on {method} {url}: {exc!r}") from exc
+        except httpx.TransportError as exc:  # connect errors, resets, truncated bodies
+            raise RetryableError("connection", f"connection error on {method} {url}: {exc!r}") from exc
+        classify_status(response)
+        if not expect_json:
+            return response
+        try:
+            return response, response.json()
+        except ValueError as exc:
+            raise RetryableError("malformed", f"malformed JSON from {response.url}: {exc}") from exc
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send a request with retries; returns the (2xx/3xx) response."""
+        return self.call(lambda: self.send_once(method, url, False, **kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def request_json(self, method: str, url: str, **kwargs: Any) -> tuple[httpx.Response, Any]:
+        """Send a request and parse its JSON body (a malformed body is retried)."""
+        return self.call(lambda: self.send_once(method, url, True, **kwargs))
+
+    def get_json(self, url: str, **kwargs: Any) -> Any:
+        """GET and return the parsed JSON body."""
+        return self.request_json("GET", url, **kwargs)[1]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def next_link(response: httpx.Response, rel: str = "next") -> str | None:
+    """The URL of an RFC 8288 ``Link`` header relation (Mastodon, GitHub...), or ``None``."""
+    link = response.links.get(rel)
+    return link.get("url") if link else None
+
+
+def paginate(
+    fetch: Callable[[Any], tuple[list[Any], Any]],
+    first: Any = None,
+    max_pages: int | None = None,
+) -> Iterator[Any]:
+    """Yield items page by page: ``fetch(token) -> (items, next_token)``; stops at a ``None``
+    token, an empty page or ``max_pages``."""
+    token, pages = first, 0
+    while True:
+        items, token = fetch(token)
+        yield from items
+        pages += 1
+        if token is None or not items or (max_pages is not None and pages >= max_pages):
+            return

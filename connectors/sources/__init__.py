@@ -1,0 +1,1 @@
+"""Built-in connectors (each module: a spec, a Connector with ``check()``, and streams)."""
