@@ -8,6 +8,7 @@ tests use a fake embedder and the Faust agent only schedules batches on an execu
 from __future__ import annotations
 
 import logging
+import uuid
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,11 +70,13 @@ class Enricher:
         conv_ids: list[str | None] = [None] * len(posts)
         if self.conversations is not None:
             conv_ids = list(self.conversations.assign(encoded.embeddings, texts, [p.created_at for p in posts]))
+        dups: list[str | None] = [None] * len(posts)
+        if self.dedup is not None:
+            dups = list(self.dedup.check_batch([p.id for p in posts], texts, encoded.embeddings,
+                                               [p.repost_of_post for p in posts]))
         out: list[EnrichedPost] = []
         for i, post in enumerate(posts):
-            dup = None
-            if self.dedup is not None:
-                dup = self.dedup.check(post.id, post.text, encoded.embeddings[i], post.repost_of_post)
+            dup = dups[i]
             mentions = self._mentions(post.text, hits[i], sentiments[i], langs[i])
             part, off = lineage[i] if lineage else (-1, -1)
             s = sentiments[i]
@@ -125,7 +128,7 @@ def build_enricher(settings: Settings, embedder_name: str | None = None) -> Enri
         sentiment=registry.create("sentiment", settings.sentiment_model),
         topics=EmbeddingTopicTagger.from_yaml(settings.topics_file, embedder),
         langid=registry.create("langid", "default"),
-        conversations=ConversationClusterer(),
+        conversations=ConversationClusterer(id_prefix=f"conv-{uuid.uuid4().hex[:6]}-"),
         dedup=DuplicateIndex(),
         targeted=brand_sentiments,
     )
