@@ -141,7 +141,15 @@ class Worker:
             except Exception:  # noqa: BLE001 - detection must never stop ingestion
                 log.exception("detector tick failed; ingestion continues")
 
+        @self.app.timer(interval=max(5.0, s.detect_interval_s * 3))
+        async def conversations() -> None:
+            try:
+                await self.store_conversations()
+            except Exception:  # noqa: BLE001 - labels are best effort; the next tick retries
+                log.exception("storing conversation labels failed")
+
         self.enrich_agent, self.sink_agent, self.detect_timer = enrich, sink, detect
+        self._conv_written: dict[str, tuple[int, str | None]] = {}
 
     async def enrich_batch(self, events: list[Any]) -> None:
         """Decode, dead-letter poison, tag the rest off the loop, produce and await acks."""
@@ -196,6 +204,27 @@ class Worker:
                 log.warning("ClickHouse insert failed (%s); retrying in %.1f s without committing", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.sink_retry_max_s)
+
+    async def store_conversations(self) -> int:
+        """Upsert changed conversation labels (key terms, size, merges) of this worker's clusterer."""
+        from datetime import UTC, datetime
+
+        if self._enricher is None or getattr(self._enricher, "conversations", None) is None:
+            return 0
+        loop = asyncio.get_running_loop()
+        snaps = await loop.run_in_executor(None, self._enricher.conversation_snapshot)
+        changed = [c for c in snaps if self._conv_written.get(c.id) != (c.size, c.merged_into)]
+        if not changed:
+            return 0
+        rows = [{"conversation_id": c.id, "key_terms": c.key_terms, "size": c.size,
+                 "first_seen": datetime.fromtimestamp(c.first_seen, UTC),
+                 "last_seen": datetime.fromtimestamp(c.last_seen, UTC), "merged_into": c.merged_into}
+                for c in changed]
+        repo = await self.repository()
+        await loop.run_in_executor(None, repo.upsert_conversations, rows)
+        for c in changed:
+            self._conv_written[c.id] = (c.size, c.merged_into)
+        return len(rows)
 
     def _observe_lag(self, events: list[Any]) -> None:
         last: dict[Any, int] = {}

@@ -8,8 +8,8 @@ tests use a fake embedder and the Faust agent only schedules batches on an execu
 from __future__ import annotations
 
 import logging
-import uuid
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +54,13 @@ class Enricher:
             return []
         with self._lock:
             return self._enrich(posts, lineage)
+
+    def conversation_snapshot(self) -> list[Any]:
+        """The clusterer's snapshot, taken between batches (thread-safe)."""
+        if self.conversations is None:
+            return []
+        with self._lock:
+            return list(self.conversations.snapshot())
 
     def _enrich(self, posts: Sequence[RawPost], lineage: Sequence[tuple[int, int]] | None) -> list[EnrichedPost]:
         texts = [p.text for p in posts]
