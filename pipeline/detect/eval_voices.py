@@ -30,8 +30,10 @@ import typer
 __all__ = ["command", "evaluate", "load_posts", "own_accounts_from_truth"]
 
 
-def _parse_dt(v: str) -> datetime:
-    dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+def _parse_dt(v: str | float | int) -> datetime:
+    if isinstance(v, int | float):
+        return datetime.fromtimestamp(float(v), tz=UTC)
+    dt = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
@@ -75,8 +77,11 @@ def evaluate(posts: list[dict[str, Any]], truth: dict[str, Any], config: Any = N
     alerts = []
     for post in parsed:
         alerts.extend(tracker.observe(post, ("*",)))
+    for a in alerts:  # an alert on a not-yet-known handle is about the account that handle turned out to be
+        if a.author_id.startswith("@"):
+            a.author_id = tracker.resolve(a.author_id)
 
-    planted = {str(e["author_id"]): _parse_dt(str(e["emerges_at"])) for e in truth.get("emerging", [])}
+    planted = {str(e["author_id"]): _parse_dt(e["emerges_at"]) for e in truth.get("emerging", [])}
     k = len(planted)
     end = parsed[-1].created_at if parsed else None
     ranking = tracker.ranking("*", now=end, k=max(k, 20))
@@ -158,10 +163,10 @@ def seeds_command(
     res = evaluate_seeds(int(s) for s in seeds.split(",") if s.strip())
     for seed, m in res["per_seed"].items():
         typer.echo(f"seed={seed} {format_last_line(m)}")
-    typer.echo("mean " + format_last_line(res["mean"]).replace("false_alerts=", "false_alerts_x=")
-               .split(" false_alerts_x=")[0] + f" false_alerts={res['mean']['false_alerts']:.2f}"
-               + f" max_false_alerts={res['max_false_alerts']}")
-
+    mean = res["mean"]
+    typer.echo(f"mean r_precision={mean['r_precision']:.2f} recall_30m={mean['recall_30m']:.2f} "
+               f"median_delay_min={mean['median_delay_min']:.1f} false_alerts={mean['false_alerts']:.2f} "
+               f"max_false_alerts={res['max_false_alerts']}")
 
 if __name__ == "__main__":  # python -m pipeline.detect.eval_voices --seeds 1000,1001,1002
     typer.run(seeds_command)

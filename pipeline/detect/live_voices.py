@@ -24,7 +24,7 @@ def rising_voice_alert(rv: RisingVoice, public_url: str) -> Alert:
         id=Alert.make_id("rising_voice", f"{rv.subject}:{rv.author_id}", rv.at),
         kind="rising_voice",
         subject=Subject(kind="author", id=rv.author_id, brand_id=brand),
-        severity="info" if rv.score < 2 else "warning",
+        severity="info" if rv.score < 15 else "warning",
         score=rv.score,
         window=AlertWindow(start=rv.at - timedelta(minutes=30), end=rv.at),
         observed=rv.score, expected=0.0,

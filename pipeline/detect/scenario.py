@@ -204,7 +204,6 @@ def generate_scenario(
     activity = rng.zipf(float(rng.uniform(1.6, 2.4)), size=n_bg).astype(float)
     activity = np.minimum(activity, 50.0)
     activity /= activity.sum()
-    bg_followers = np.array([a.followers for a in bg], dtype=float)
 
     brand = _Acct(id=f"brand-{int(rng.integers(100, 999))}", handle=brand_id,
                   followers=int(10 ** rng.uniform(4.5, 6.2)), role="brand")
@@ -344,13 +343,13 @@ def generate_scenario(
             g.emit(t, a, engagement=g.engagement(a.followers, 0.5))
         for t in g.poisson_times(float(rng.uniform(0.0, 0.4)), 0.0, te):
             g.attention(t, pick_bg()[0], a, np.array([0.5, 0.3, 0.1, 0.1]))
-        peak = float(rng.uniform(20, 90))
+        peak = float(rng.uniform(25, 90))
         shape = str(rng.choice(["step", "ramp", "saturating"]))
-        ramp_s = float(rng.uniform(10, 45)) * 60.0
-        tau_s = float(rng.uniform(5, 25)) * 60.0
+        ramp_s = float(rng.uniform(10, 30)) * 60.0
+        tau_s = float(rng.uniform(5, 20)) * 60.0
         half_life_s = float(rng.uniform(2, 10)) * 3600.0
 
-        def rate(t: float, te: float = te, peak: float = peak, shape: str = shape, ramp_s: float = ramp_s,
+        def attn_rate(t: float, te: float = te, peak: float = peak, shape: str = shape, ramp_s: float = ramp_s,
                  tau_s: float = tau_s, half_life_s: float = half_life_s) -> float:
             x = t - te
             if x < 0:
@@ -358,14 +357,14 @@ def generate_scenario(
             if shape == "step":
                 grow = 1.0
             elif shape == "ramp":
-                grow = min(1.0, 0.15 + x / ramp_s)
+                grow = min(1.0, 0.3 + x / ramp_s)
             else:
-                grow = 1.0 - math.exp(-x / tau_s) * 0.85
+                grow = 1.0 - math.exp(-x / tau_s) * 0.7
             return peak * grow * 0.5 ** (x / half_life_s)
 
         kind_p = rng.dirichlet([2.0, 2.0, 1.5, 1.0])
         fans: list[_Acct] = []
-        for t in g.thinned_times(rate, peak, te):
+        for t in g.thinned_times(attn_rate, peak, te):
             if fans and rng.random() < 0.15:
                 src = fans[int(rng.integers(len(fans)))]
             else:
@@ -375,7 +374,7 @@ def generate_scenario(
                 g.attention(float(t), src, a, kind_p)
         # once noticed they post more, with engagement growing with attention
         for t in g.poisson_times(60.0 / float(rng.uniform(8, 25)), te):
-            boost = 1.0 + rate(float(t)) / 5.0
+            boost = 1.0 + attn_rate(float(t)) / 5.0
             g.emit(float(t), a, engagement=g.engagement(a.followers, boost))
         truth_emerging.append({"author_id": a.id, "handle": a.handle,
                                "emerges_at": (g.start + timedelta(seconds=te)).isoformat()})

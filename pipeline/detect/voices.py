@@ -22,18 +22,22 @@ How an author is scored, per subject:
    Big steady accounts and the brand's own pace give ~0; a small account that went from
    nothing to a dozen distinct repliers gives 5-20+.
 3. **Score** = ``log1p(growth) * (1 + log1p(reach)) * (1 + w * log1p(resonance)) * relevance *
-   size * currentness * concentration``, where reach = weighted distinct sources in
-   ``reach_window_h``, resonance = median engagement per post over the author's recent posts
-   padded to ``resonance_min_posts`` with zeros (one viral post alone has no resonance),
+   size * currentness * concentration * conversation * ratio``, where reach = weighted distinct
+   sources in ``reach_window_h``, resonance = median engagement per post over the author's recent
+   posts padded to ``resonance_min_posts`` with zeros (one viral post alone has no resonance),
    relevance = share of the author's activity that is about the subject, size =
    ``1 / (1 + sqrt(followers / big_account_followers))``, currentness = whether attention is
-   still flowing (a faded cascade drops out) and concentration penalises attention that all
-   targets one post (when posts reference post ids).
+   still flowing (a faded cascade drops out), concentration penalises attention that all
+   targets one post (when posts reference post ids), conversation =
+   ``min(1, 0.25 + 1.5 * share of replies and mentions)`` discounts repost-only cascades and
+   ratio = ``min(1, log(rate after / rate before) / log(full_ratio))``.
 4. **Rising-voice alert** when, past a warm-up, an author has at least ``alert_min_distinct``
    weighted distinct arrivals in ``short_window_min``, a growth surprise of at least
-   ``alert_min_surprise`` from a change point less than ``alert_max_change_age_h`` old, enough
-   conversational attention (not a repost-only cascade) and ranks within ``alert_top_k`` of
-   the subject; then not again for ``alert_cooldown_h``.
+   ``alert_min_surprise`` from a change point ``alert_min_rise_min`` to ``alert_max_change_age_h``
+   old, a rate at least ``alert_min_ratio / size`` times its past, enough conversational
+   attention since the change (replies and mentions, not a repost/quote cascade; not one kind
+   only, i.e. one reply thread) and ranks within ``alert_top_k`` of the subject; then not again
+   for ``alert_cooldown_h``.
 
 Brand-owned accounts (``own_accounts``: subject -> ids or handles) are never ranked for that
 subject (nor for ``"*"``).
@@ -49,7 +53,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
-from scipy.special import betainc
+from scipy.special import betainc, betaincinv
 
 from pipeline.schema import RawPost
 
@@ -77,7 +81,7 @@ class VoiceConfig:
 
     bin_s: float = 300.0
     """Width of the attention bins (seconds)."""
-    history_h: float = 6.0
+    history_h: float = 24.0
     """Hours of binned attention kept per author; change points are searched in this range."""
     baseline_tau_h: float = 24.0
     """Decay (hours) of attention older than ``history_h``, folded into the author's baseline."""
@@ -118,16 +122,32 @@ class VoiceConfig:
     """Weight of ``log1p(median engagement per post)`` in the score."""
     resonance_min_posts: int = 3
     """Posts' engagement list is padded with zeros to this length before the median."""
+    full_ratio: float = 20.0
+    """Growth ratio (rate after / before the change point) that earns the full score; a doubling
+    earns ``log 2 / log full_ratio`` of it, so big accounts with a busy hour stay below new voices."""
+    currentness_power: float = 0.5
+    """Exponent of the currentness factor (0 ignores whether attention still flows)."""
     rank_min_surprise: float = 2.0
     """Authors below this growth surprise (-log10 p) are not listed as emerging."""
-    alert_min_surprise: float = 6.0
+    alert_min_surprise: float = 5.0
     """Growth surprise (-log10 p) needed for a rising-voice alert."""
-    alert_min_distinct: float = 5.0
+    alert_min_distinct: float = 4.0
     """Weighted distinct arrivals in the short window needed for an alert."""
+    alert_min_ratio: float = 4.0
+    """The rate since the change point must be at least this many times the rate before it,
+    divided by the size factor (a 300k-follower account needs about 11 times)."""
     alert_max_change_age_h: float = 3.0
     """The change point must be at most this old for an alert (the rise must be fast)."""
-    alert_min_conversational: float = 0.3
-    """Share of recent weighted attention that must be replies, mentions or quotes."""
+    alert_min_rise_min: float = 10.0
+    """...and at least this old (minutes): a burst of a few minutes is not yet a voice."""
+    alert_min_conversational: float = 0.4
+    """Share of weighted attention since the change point that must be replies or mentions (people
+    talking to or about the author), not reposts/quotes of a post: a one-post cascade is not a voice."""
+    conversational_quantile: float = 0.5
+    """The conversational share is judged by this upper quantile of its Beta posterior."""
+    alert_max_kind_share: float = 0.85
+    """Withhold alerts while one kind (e.g. only replies: one thread) makes more than this share
+    of the attention since the change point."""
     alert_max_concentration: float = 0.8
     """Alerts are withheld when more than this share of attention targets one post."""
     alert_top_k: int = 10
@@ -313,6 +333,8 @@ class _Growth:
     after_rate: float
     after_n: float
     prior_rate: float
+    ratio: float
+    """Rate after the change point over the posterior-mean rate before it."""
 
 
 class VoiceTracker:
@@ -342,6 +364,10 @@ class VoiceTracker:
         if r in self._handles:
             return self._handles[r]
         return "@" + r
+
+    def resolve(self, ref: str) -> str:
+        """The author id a handle or id refers to, as far as known; ``@handle`` while unknown."""
+        return self._resolve(ref)
 
     def _register(self, post: RawPost, now: float) -> str:
         a = post.author
@@ -475,10 +501,7 @@ class VoiceTracker:
         vals = st.bins.setdefault(int(now // cfg.bin_s), [0.0] * 8)
         vals[k] += w
         vals[4 + k] += 1.0
-        ref = ev.post_ref or ""
-        if not ref and ev.kind != "mention" and now - st.last_post_ts <= cfg.history_h * 3600.0:
-            ref = st.last_post  # a reply/repost/quote most likely points at the latest post
-        st.recent_refs.append((now, ref, w))
+        st.recent_refs.append((now, ev.post_ref or "", w))
         horizon = now - cfg.short_window_min * 60.0
         while st.recent_refs and (st.recent_refs[0][0] < horizon or len(st.recent_refs) > 1000):
             st.recent_refs.popleft()
@@ -564,7 +587,7 @@ class VoiceTracker:
             kappa = cfg.prior_pool_hours
             self._prior[subject] = {
                 b: (a + kappa * self._hyper(b)) / (e + kappa) for b, (a, e) in sums.items()}
-        live = set()
+        live: set[str] = set()
         for states in self._states.values():
             live.update(states)
         stale = [k for k, inf in self._info.items()
@@ -626,12 +649,16 @@ class VoiceTracker:
         before = (cn[i] + st.old_n) / seen0 if seen0 > 0 else 0.0
         return _Growth(surprise=float(s[i]), change_ts=float((lo + i) * cfg.bin_s),
                        before_rate=float(before), after_rate=float(n1[i] / max(t1[i], 1e-9)),
-                       after_n=float(n1[i]), prior_rate=float(m))
+                       after_n=float(n1[i]), prior_rate=float(m),
+                       ratio=float((n1[i] / max(t1[i], 1e-9)) / (n0[i] / t0[i])))
 
     def _recent(self, st: _State, now: float, minutes: float) -> np.ndarray:
         """Weighted (4) and raw (4) arrivals by kind in the last ``minutes``."""
-        cfg = self.config
-        lo = int((now - minutes * 60.0) // cfg.bin_s)
+        return self._since(st, now - minutes * 60.0)
+
+    def _since(self, st: _State, ts: float) -> np.ndarray:
+        """Weighted (4) and raw (4) arrivals by kind in the bins from the one holding ``ts`` on."""
+        lo = int(ts // self.config.bin_s)
         out = np.zeros(8)
         for b, vals in st.bins.items():
             if b >= lo:
@@ -649,7 +676,8 @@ class VoiceTracker:
         reach_v = self._recent(st, now, cfg.reach_window_h * 60.0)
         reach = float(reach_v[:4] @ kw)
         w_h = cfg.short_window_min / 60.0
-        currentness = min(1.0, (recent_w + 1.0) / (0.5 * g.after_rate * w_h + 1.0))
+        currentness = min(1.0, (recent_w + 1.0) / (0.5 * g.after_rate * w_h + 1.0)) ** cfg.currentness_power
+        ratio_factor = min(1.0, math.log(max(g.ratio, 1.0)) / math.log(cfg.full_ratio))
         info = self._info.get(key)
         followers = info.followers if info else 0
         engs = [e for ts, e in st.posts if now - ts <= cfg.history_h * 3600.0]
@@ -662,15 +690,25 @@ class VoiceTracker:
         size = 1.0 / (1.0 + math.sqrt(max(followers, 0) / cfg.big_account_followers))
         conc = self._concentration(st, now)
         conc_factor = 1.0 - max(0.0, conc - 0.5)
-        conv = float(recent[[0, 1, 3]] @ kw[[0, 1, 3]]) / recent_w if recent_w > 0 else 0.0
+        rise = self._since(st, g.change_ts)
+        by_kind = rise[:4] * kw
+        rise_w = float(by_kind.sum())
+        conv = float(by_kind[:2].sum()) / rise_w if rise_w > 0 else 0.0
+        # optimistic (upper-quantile) conversational share: few arrivals get the benefit of the doubt
+        conv_hi = float(betaincinv(by_kind[:2].sum() + 0.5, by_kind[2:].sum() + 0.5,
+                                   cfg.conversational_quantile))
+        kind_share = float(by_kind.max()) / rise_w if rise_w > 0 else 1.0
+        reach_kinds = reach_v[:4] * kw
+        conv_reach = float(reach_kinds[:2].sum()) / reach if reach > 0 else 0.0
+        conv_factor = min(1.0, 0.25 + 1.5 * conv_reach)
         score = (math.log1p(g.surprise) * (1.0 + math.log1p(reach))
                  * (1.0 + cfg.resonance_weight * math.log1p(resonance))
-                 * relevance * size * currentness * conc_factor)
+                 * relevance * size * currentness * conc_factor * conv_factor * ratio_factor)
         st.cached_score, st.cached_at = score, now
         return {"growth": g, "score": score, "reach": reach, "resonance": resonance,
                 "relevance": relevance, "recent": recent, "recent_w": recent_w,
-                "conversational": conv, "concentration": conc, "followers": followers,
-                "n_posts": len(engs), "currentness": currentness}
+                "conversational": conv, "conversational_hi": conv_hi, "kind_share": kind_share, "concentration": conc, "followers": followers,
+                "n_posts": len(engs), "currentness": currentness, "size": size}
 
     def _concentration(self, st: _State, now: float) -> float:
         """Share of recent weighted attention that points at one post (0 when too little)."""
@@ -693,18 +731,21 @@ class VoiceTracker:
         raw = recent[4:]
         n_raw = int(round(raw.sum()))
         verbs = "/".join(_VERBS[KINDS[i]] for i in np.argsort(-raw) if raw[i] > 0) or "engaged"
-        out = [f"{n_raw} distinct accounts {verbs} in the last {cfg.short_window_min:.0f} min "
+        who = "no new account" if n_raw == 0 else (
+            "1 distinct account" if n_raw == 1 else f"{n_raw} distinct accounts")
+        out = [f"{who} {verbs} in the last {cfg.short_window_min:.0f} min "
                f"vs {g.before_rate:.1f}/h before"]
-        ratio = g.after_rate / max(g.before_rate, g.prior_rate, 1e-3)
+        ratio = g.ratio
         out.append(f"attention {g.after_rate:.1f}/h since {_dt(g.change_ts):%H:%M} UTC, "
                    f"{ratio:.0f}x its own baseline (p~1e-{g.surprise:.0f})")
         out.append(f"{_fmt_n(ev['followers'])} followers")
         if ev["resonance"] > 0:
-            out.append(f"median {_fmt_n(ev['resonance'])} engagements over its last {ev['n_posts']} posts")
+            out.append(f"median {_fmt_n(ev['resonance'])} engagements per post over its last "
+                       f"{ev['n_posts']} posts")
         if subject != _GLOBAL:
             out.append(f"{ev['relevance']:.0%} of its activity is about {subject}")
-        if ev["conversational"] < 0.5 and ev["recent_w"] > 0:
-            out.append("attention is mostly reposts")
+        if ev["conversational"] < 0.4 and ev["recent_w"] > 0:
+            out.append("attention is mostly reposts/quotes rather than replies and mentions")
         if ev["concentration"] > 0.5:
             out.append(f"{ev['concentration']:.0%} of attention is on a single post")
         return out
@@ -726,8 +767,11 @@ class VoiceTracker:
             return None
         g: _Growth = ev["growth"]
         if (g.surprise < cfg.alert_min_surprise
+                or g.ratio * ev["size"] < cfg.alert_min_ratio
                 or now - g.change_ts > cfg.alert_max_change_age_h * 3600.0
-                or ev["conversational"] < cfg.alert_min_conversational
+                or now - g.change_ts < cfg.alert_min_rise_min * 60.0
+                or ev["conversational_hi"] < cfg.alert_min_conversational
+                or ev["kind_share"] > cfg.alert_max_kind_share
                 or ev["concentration"] > cfg.alert_max_concentration):
             return None
         stale = 3600.0
