@@ -125,10 +125,10 @@ def score_alerts(
     wins = sorted(windows)
     max_tp = scaled_sigmoid(-1.0)
     result = SeriesScore(raw=0.0, n_windows=len(wins))
-    best = [None] * len(wins)  # earliest detection reward per window
+    best: list[float | None] = [None] * len(wins)  # earliest detection reward per window
     starts = np.array([w[0] for w in wins], dtype=int)
-    for i in np.flatnonzero(flags):
-        i = int(i)
+    for row in np.flatnonzero(flags):
+        i = int(row)
         if i < probation:
             continue
         result.detections.append(i)
@@ -168,7 +168,9 @@ def normalised_score(raw: float, n_windows: int, profile: Profile | str = "stand
     return 100.0 * (raw - null) / (perfect - null)
 
 
-def total_normalised(scores: Mapping[str, SeriesScore], profile: Profile | str = "standard") -> float:
+def total_normalised(
+    scores: Mapping[str, SeriesScore], profile: Profile | str = "standard"
+) -> float:
     """Normalised score of a set of series (raw scores and window counts add up)."""
     raw = sum(s.raw for s in scores.values())
     n_windows = sum(s.n_windows for s in scores.values())
