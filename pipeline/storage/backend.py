@@ -99,6 +99,8 @@ def _to_chdb_literal(value: Any) -> str:
         return _quote(list(value))
     if isinstance(value, bool):
         return "1" if value else "0"
+    if isinstance(value, str):  # parameters are parsed in TSV-escaped form
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return str(value)
 
 

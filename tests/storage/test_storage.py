@@ -113,3 +113,9 @@ def test_driver_reconnects_after_server_restart(clickhouse_server: tuple[str, in
     subprocess.run(["bash", script, "start"], check=True)
     assert ch.query("SELECT count() AS n FROM posts")[0]["n"] == 1
     ch.execute(f"DROP DATABASE IF EXISTS {ch._database}")
+
+
+def test_string_parameters_round_trip_exactly(ch: ClickHouse) -> None:
+    nasty = "a\\b\tc\nd'e\"f%g{h:String}"
+    row = ch.query("SELECT {s:String} AS s, {a:Array(String)} AS a", {"s": nasty, "a": [nasty, "x"]})[0]
+    assert row["s"] == nasty and row["a"] == [nasty, "x"]

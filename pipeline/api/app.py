@@ -1,0 +1,305 @@
+"""The HTTP API (FastAPI) and the dashboard it serves, over the Repository of either backend.
+
+``create_api(repo_provider, settings)`` builds the app; database calls run in a threadpool
+because the backends are synchronous (and serialise their own calls).
+"""
+# No ``from __future__ import annotations``: FastAPI must resolve the closures' annotations.
+
+import hashlib
+import hmac
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.api import queries as Q
+from pipeline.api.params import (
+    ALERT_ID_PATTERN,
+    ID_PATTERN,
+    LANGUAGE_PATTERN,
+    WINDOWS,
+    ApiError,
+    Cursor,
+    check_text,
+    optional_range,
+    pick_interval,
+    time_range,
+)
+from pipeline.settings import Settings
+from pipeline.storage.backend import StorageError
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+API_PREFIX = "/api/v1"
+T = TypeVar("T")
+
+REQUESTS = Counter("hypermicro_api_requests_total", "API requests by route template, method and status.",
+                   ["method", "route", "status"])
+LATENCY = Histogram("hypermicro_api_request_duration_seconds", "API request latency by route template.",
+                    ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10))
+
+RepoProvider = Callable[[], Any] | Callable[[], Awaitable[Any]]
+Sentiment = Literal["negative", "neutral", "positive", "unsupported"]
+AlertKind = Literal["negative_spike", "rising_voice", "trending_conversation"]
+Severity = Literal["info", "warning", "critical"]
+Interval = Literal["1m", "5m", "15m", "1h", "6h", "1d"]
+Window = Literal["15m", "1h", "6h", "24h"]
+IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size, 1..500.")]
+CursorQ = Annotated[str | None, Query(max_length=600, description="Opaque cursor from `next_cursor`.")]
+From = Annotated[datetime | None, Query(alias="from", description="ISO 8601 start (inclusive), UTC if no offset.")]
+To = Annotated[datetime | None, Query(alias="to", description="ISO 8601 end (exclusive), UTC if no offset.")]
+
+
+class AckBody(BaseModel):
+    """Optional details of an acknowledgement."""
+
+    by: str = Field("", max_length=200, description="Who acknowledges (shown with the token's fingerprint).")
+    note: str = Field("", max_length=2000, description="Free-text note.")
+
+
+class Auth:
+    """Bearer tokens with read and admin scopes (admin implies read), compared in constant time.
+
+    With no token configured at all, reads are open only when the API binds to a loopback address;
+    admin actions always need an admin token.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._read = [t.get_secret_value().encode() for t in settings.api_read_tokens if t.get_secret_value()]
+        self._admin = [t.get_secret_value().encode() for t in settings.api_admin_tokens if t.get_secret_value()]
+        self.open_read = not self._read and not self._admin and settings.api_host in LOOPBACK
+
+    @staticmethod
+    def _match(token: bytes, candidates: list[bytes]) -> bool:
+        found = False
+        for c in candidates:  # no early exit: time does not depend on which token matched
+            found |= hmac.compare_digest(token, c)
+        return found
+
+    def scopes(self, token: str | None) -> tuple[set[str], str]:
+        """Scopes granted and a principal name (token fingerprint); 401 for an unknown token."""
+        if token:
+            raw = token.encode()
+            principal = "token:" + hashlib.sha256(raw).hexdigest()[:8]
+            if self._match(raw, self._admin):
+                return {"read", "admin"}, principal
+            if self._match(raw, self._read):
+                return {"read"}, principal
+            raise ApiError(401, "invalid token")
+        return ({"read"} if self.open_read else set()), "anonymous"
+
+    def require(self, scope: str) -> Callable[..., Awaitable[str]]:
+        bearer = HTTPBearer(auto_error=False)
+
+        async def dependency(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+            scopes, principal = self.scopes(creds.credentials if creds else None)
+            if scope in scopes:
+                return principal
+            if principal == "anonymous":
+                raise ApiError(401, "authentication required", f"send 'Authorization: Bearer <token>' with {scope} scope")
+            raise ApiError(403, "forbidden", f"this token lacks the {scope} scope")
+
+        return dependency
+
+
+def _error(status: int, message: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "detail": detail}, status_code=status, headers=headers)
+
+
+def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
+    """The API and dashboard. ``repo_provider`` returns the Repository (sync or awaitable)."""
+    auth = Auth(settings)
+    brands_cache: dict[str, Any] = {}
+    app = FastAPI(title="hypermicro API", version="1", docs_url="/docs", openapi_url="/openapi.json",
+                  description="Social-listening read API: brand overview, trending conversations, "
+                              "emerging voices, alerts and post search. Bearer-token auth (read/admin).")
+    read = Depends(auth.require("read"))
+    admin = auth.require("admin")
+
+    async def repo() -> Any:
+        r = repo_provider()
+        return await r if inspect.isawaitable(r) else r
+
+    async def db(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        r = await repo()
+        return await run_in_threadpool(fn, r.ch, *args, **kw)
+
+    def brands() -> dict[str, Q.Brand]:
+        mtime = settings.brands_file.stat().st_mtime if settings.brands_file.exists() else 0.0
+        if brands_cache.get("mtime") != mtime:
+            brands_cache.update(mtime=mtime, brands=Q.load_brands(settings.brands_file))
+        return brands_cache["brands"]
+
+    # -- errors and metrics ----------------------------------------------------------------
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.message, exc.detail, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [{"in": str(e["loc"][0]) if e.get("loc") else "request",
+                   "param": ".".join(str(x) for x in e.get("loc", ())[1:]), "message": e.get("msg", "invalid")}
+                  for e in exc.errors()]  # never echo the input back (it may be 10 kB of junk)
+        return _error(422, "invalid request", detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "error"
+        return _error(exc.status_code, message.lower(), None, getattr(exc, "headers", None))
+
+    @app.exception_handler(StorageError)
+    async def _storage(_: Request, exc: StorageError) -> JSONResponse:
+        log.error("storage error: %s", exc)
+        if exc.retryable:
+            return _error(503, "storage unavailable", "ClickHouse is not reachable; retry later")
+        return _error(500, "storage error", "the query failed; see the server log")
+
+    @app.middleware("http")
+    async def _metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        t0 = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            name = getattr(route, "path", None) or "unmatched"
+            REQUESTS.labels(request.method, name, str(status)).inc()
+            LATENCY.labels(request.method, name).observe(time.perf_counter() - t0)
+
+    # -- operations ------------------------------------------------------------------------
+    @app.get("/health", tags=["ops"], summary="Liveness and ClickHouse reachability (no auth)")
+    async def health() -> JSONResponse:
+        try:
+            r = await repo()
+            version = await run_in_threadpool(r.ch.server_version)
+        except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; reported, not raised
+            return JSONResponse({"status": "unavailable", "clickhouse": {"ok": False, "error": str(exc)[:300]}},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "clickhouse": {"ok": True, "backend": r.ch.name,
+                                                             "version": ".".join(map(str, version))}})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics of this process (no auth)")
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get(f"{API_PREFIX}/me", tags=["ops"], summary="Scopes of the presented token")
+    async def me(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]) -> dict[str, Any]:
+        scopes, principal = auth.scopes(creds.credentials if creds else None)
+        return {"principal": principal, "scopes": sorted(scopes), "open_read": auth.open_read}
+
+    # -- brands ----------------------------------------------------------------------------
+    @app.get(f"{API_PREFIX}/brands", tags=["brands"], dependencies=[read],
+             summary="Configured brands with mentions in the last 24 h of data")
+    async def list_brands() -> dict[str, Any]:
+        configured = brands()
+        r = await repo()
+        end = await run_in_threadpool(Q.data_now, r.ch, "mention_minute", "brand")
+        rng = time_range(None, None, end)
+        counts = await db(Q.brand_mentions, list(configured), rng) if configured else {}
+        return {"from": Q.iso(rng.start), "to": Q.iso(rng.end), "items": [{
+            "id": b.id, "name": b.name, "competitors": list(b.competitors), "owner": b.owner,
+            "mentions_24h": sum(counts.get(b.id, {}).values()),
+            "negative_24h": counts.get(b.id, {}).get("negative", 0),
+        } for b in configured.values()]}
+
+    @app.get(f"{API_PREFIX}/brands/{{brand_id}}/overview", tags=["brands"], dependencies=[read],
+             summary="Volume and sentiment time series and share of voice of one brand")
+    async def brand_overview(
+        brand_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
+        start: From = None, end: To = None, interval: Interval | None = None,
+    ) -> dict[str, Any]:
+        brand = brands().get(brand_id)
+        if brand is None:
+            raise ApiError(404, "unknown brand", f"no configured brand with id {brand_id!r}")
+        default_end = (await db(Q.data_now, "mention_minute", "brand", brand.id)) if end is None else end
+        rng = time_range(start, end, default_end)
+        step = pick_interval(rng.seconds, interval)
+        return await db(Q.brand_overview, brand, rng, step)
+
+    # -- conversations ---------------------------------------------------------------------
+    @app.get(f"{API_PREFIX}/conversations/trending", tags=["conversations"], dependencies=[read],
+             summary="Conversations ranked by velocity in the window ending at the newest data")
+    async def trending(brand: IdQuery = None, topic: IdQuery = None, window: Window = "1h",
+                       limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
+        kind, subject = ("brand", brand) if brand else ("topic", topic) if topic else ("all", "*")
+        end = await db(Q.data_now, "conversation_minute", kind, subject)
+        return await db(Q.trending, end, WINDOWS[window], brand, topic, limit)
+
+    # -- voices ----------------------------------------------------------------------------
+    @app.get(f"{API_PREFIX}/voices", tags=["voices"], dependencies=[read],
+             summary="Latest emerging-voices ranking of a subject ('*' = everything)")
+    async def emerging_voices(subject: Annotated[str, Query(pattern=ID_PATTERN)] = "*",
+                              limit: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
+        return await db(Q.voices, subject, limit)
+
+    # -- alerts ----------------------------------------------------------------------------
+    @app.get(f"{API_PREFIX}/alerts", tags=["alerts"], dependencies=[read],
+             summary="Alerts newest first, with acknowledgement state")
+    async def alerts(kind: AlertKind | None = None, brand: IdQuery = None, severity: Severity | None = None,
+                     start: From = None, end: To = None, acknowledged: bool | None = None,
+                     limit: Limit = 50, cursor: CursorQ = None) -> dict[str, Any]:
+        s, e = optional_range(start, end)
+        f = Q.AlertFilter(kind, brand, severity, s, e, acknowledged)
+        items, nxt = await db(Q.list_alerts, f, limit, Cursor.decode(cursor, ALERT_ID_PATTERN))
+        return {"items": items, "next_cursor": nxt.encode() if nxt else None}
+
+    @app.post(f"{API_PREFIX}/alerts/{{alert_id}}/ack", tags=["alerts"],
+              summary="Acknowledge an alert (admin scope)")
+    async def acknowledge(alert_id: Annotated[str, PathParam(pattern=ALERT_ID_PATTERN)],
+                          principal: Annotated[str, Depends(admin)],
+                          body: AckBody | None = None) -> dict[str, Any]:
+        alert = await db(Q.get_alert, alert_id)
+        if alert is None:
+            raise ApiError(404, "unknown alert", f"no alert with id {alert_id!r}")
+        body = body or AckBody(by="", note="")
+        for name, value in (("by", body.by), ("note", body.note)):
+            if value and any(ord(c) < 32 and c not in "\n\t" for c in value):
+                raise ApiError(422, "invalid request", [{"in": "body", "param": name,
+                                                         "message": "control characters are not allowed"}])
+        who = f"{body.by} ({principal})" if body.by else principal
+        r = await repo()
+        await run_in_threadpool(r.acknowledge, alert["incident_id"] or "", alert_id, who, body.note)
+        updated = await db(Q.get_alert, alert_id)
+        return updated or alert
+
+    # -- posts -----------------------------------------------------------------------------
+    @app.get(f"{API_PREFIX}/posts", tags=["posts"], dependencies=[read],
+             summary="Search posts (newest first); q is a case-insensitive substring of the text")
+    async def posts(brand: IdQuery = None, topic: IdQuery = None, sentiment: Sentiment | None = None,
+                    language: Annotated[str | None, Query(pattern=LANGUAGE_PATTERN)] = None,
+                    author: IdQuery = None, start: From = None, end: To = None,
+                    q: Annotated[str | None, Query(max_length=200)] = None,
+                    limit: Limit = 50, cursor: CursorQ = None) -> dict[str, Any]:
+        s, e = optional_range(start, end)
+        f = Q.PostFilter(brand, topic, sentiment, language, author, s, e, check_text("q", q))
+        items, nxt = await db(Q.search_posts, f, limit, Cursor.decode(cursor))
+        return {"items": items, "next_cursor": nxt.encode() if nxt else None}
+
+    # -- dashboard -------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.state.auth = auth
+    return app
+

@@ -1,0 +1,49 @@
+"""``hypermicro api``: run the API as its own process against ClickHouse (server or chDB backend).
+
+With the server backend any number of API processes can run side by side. With the chdb backend
+this process owns the data path, so no worker may use the same path at the same time (use the
+embedded mode, :func:`pipeline.api.embedded.attach_api`, to serve the worker's own chDB).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+def command(
+    host: str | None = typer.Option(None, "--host", help="Bind address (default: settings api_host)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default: settings api_port)."),
+    migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply schema migrations at start."),
+) -> None:
+    """Serve the HTTP API and dashboard."""
+    import uvicorn
+
+    from pipeline.api.app import LOOPBACK, create_api
+    from pipeline.settings import load_settings
+    from pipeline.storage.backend import connect
+    from pipeline.storage.migrate import migrate as run_migrations
+    from pipeline.storage.repository import Repository
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["api_host"] = host
+    if port is not None:
+        overrides["api_port"] = port
+    settings = load_settings(**overrides)
+    ch = connect(settings)
+    if migrate:
+        for line in run_migrations(ch):
+            log.info("migration: %s", line)
+    repo = Repository(ch)
+    if not settings.api_read_tokens and not settings.api_admin_tokens and settings.api_host not in LOOPBACK:
+        log.warning("no API tokens configured and bound to %s: every request will be refused (401); "
+                    "set HYPERMICRO_API_READ_TOKENS / HYPERMICRO_API_ADMIN_TOKENS", settings.api_host)
+    try:
+        uvicorn.run(create_api(lambda: repo, settings), host=settings.api_host, port=settings.api_port,
+                    log_level="info")
+    finally:
+        ch.close()
