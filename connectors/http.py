@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -28,6 +26,7 @@ from tenacity import (
 from connectors import metrics
 from connectors.base import AuthError, ConnectorSpec, SourceError
 from connectors.ratelimit import TokenBucket
+from pipeline.httputil import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +44,6 @@ class RetryableError(Exception):
         super().__init__(message)
         self.kind = kind
         self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or ``None``."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def classify_status(response: httpx.Response) -> None:

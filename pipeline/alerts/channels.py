@@ -16,8 +16,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import Protocol, runtime_checkable
 
 import httpx
@@ -32,6 +30,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from pipeline.alerts import render
+from pipeline.httputil import parse_retry_after
 from pipeline.schema import Alert
 
 log = logging.getLogger(__name__)
@@ -109,24 +108,6 @@ class RetryPolicy:
     """Random extra wait in [0, jitter_s]."""
     retry_after_cap_s: float = 30.0
     """A longer ``Retry-After`` stops in-channel retries; the outbox waits instead."""
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class _WaitBackoffOrRetryAfter(wait_base):
