@@ -113,20 +113,12 @@ class Worker:
         @self.app.agent(self.raw, name="enrich")
         async def enrich(stream: faust.StreamT) -> None:
             async for events in stream.take_events(s.batch_max, within=s.batch_within_s):
-                try:
-                    await self.enrich_batch(events)
-                except DlqLimitExceeded as exc:
-                    fatal(f"DLQ limit exceeded: {exc}")
-                except Exception as exc:  # noqa: BLE001 - a bug: stop without committing this batch
-                    fatal("enrich batch failed", exc)
+                await self._complete(self.enrich_batch(events), "enrich")
 
         @self.app.agent(self.enriched, name="sink")
         async def sink(stream: faust.StreamT) -> None:
             async for events in stream.take_events(max(s.batch_max, 500), within=s.batch_within_s):
-                try:
-                    await self.sink_batch(events)
-                except Exception as exc:  # noqa: BLE001
-                    fatal("sink batch failed", exc)
+                await self._complete(self.sink_batch(events), "sink")
 
         @self.app.timer(interval=s.detect_interval_s, on_leader=True)
         async def detect() -> None:
@@ -150,6 +142,27 @@ class Worker:
 
         self.enrich_agent, self.sink_agent, self.detect_timer = enrich, sink, detect
         self._conv_written: dict[str, tuple[int, str | None]] = {}
+
+    async def _complete(self, batch: Any, stage: str) -> None:
+        """Run one batch to completion, even through a graceful stop.
+
+        ``take_events`` acks the batch when the loop is left, also when the agent is cancelled
+        by a shutdown or rebalance; so a cancelled batch is first finished (bounded wait), and
+        a batch that cannot finish ends the process before anything is committed.
+        """
+        task = asyncio.ensure_future(batch)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.wait_for(task, timeout=self.settings.shutdown_batch_timeout_s)
+            except BaseException as exc:  # noqa: BLE001 - unfinished batch: exit without commit
+                fatal(f"{stage} batch could not finish during shutdown", exc)
+            raise
+        except DlqLimitExceeded as exc:
+            fatal(f"DLQ limit exceeded: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug: stop without committing this batch
+            fatal(f"{stage} batch failed", exc)
 
     async def enrich_batch(self, events: list[Any]) -> None:
         """Decode, dead-letter poison, tag the rest off the loop, produce and await acks."""
@@ -231,7 +244,10 @@ class Worker:
         for ev in events:
             last[ev.message.tp] = max(last.get(ev.message.tp, -1), ev.message.offset)
         for tp, offset in last.items():
-            high = self.app.consumer.highwater(tp)
+            try:
+                high = self.app.consumer.highwater(tp)
+            except (AssertionError, KeyError, RuntimeError):  # partition revoked by a rebalance
+                continue
             if high is not None:
                 M.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - offset - 1))
 
@@ -251,6 +267,8 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         producer_acks=-1,
+        producer_max_request_size=16 * 1024 * 1024,
+        consumer_max_fetch_size=16 * 1024 * 1024,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         web_enabled=settings.web_port > 0,

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     batch_max: int = Field(256, ge=1, description="Max posts per enrich batch (stream.take max).")
     batch_within_s: float = Field(1.0, gt=0, description="Max seconds to wait to fill a batch.")
     sink_retry_max_s: float = Field(30.0, gt=0, description="Cap of the sink's retry backoff.")
+    shutdown_batch_timeout_s: float = Field(30.0, gt=0, description="On stop, wait this long for the in-flight batch; else exit without committing.")
     dlq_max_invalid_ratio: float = Field(0.5, gt=0, le=1, description="Stop if this share of a window is invalid.")
     dlq_max_consecutive: int = Field(1000, ge=1, description="Stop after this many invalid messages in a row.")
 

@@ -102,6 +102,9 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=${DATA_DIR}
 auto.create.topics.enable=true
 num.partitions=4
+# posts up to 16 MB (a 5 MB poison post must still reach the dead-letter topic with its bytes)
+message.max.bytes=16777216
+replica.fetch.max.bytes=16777216
 default.replication.factor=1
 offsets.topic.replication.factor=1
 transaction.state.log.replication.factor=1

@@ -53,8 +53,8 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
-        offs = admin.list_consumer_group_offsets(group)
-        return {(tp.topic, tp.partition): meta.offset for tp, meta in offs.items()}
+        offs = admin.list_group_offsets(group).get(group, {})
+        return {(tp.topic, tp.partition): getattr(meta, "offset", meta) for tp, meta in offs.items()}
     finally:
         admin.close()
 

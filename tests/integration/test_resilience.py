@@ -118,9 +118,8 @@ def test_clickhouse_outage_and_broker_restart(kafka_bootstrap: str, clickhouse_s
     proc = start_worker(env, tmp_path / "worker.log")
     ch = DriverBackend(host, port, db)
     try:
-        wait_until(lambda: _count(ch) > 0, timeout=120, what="first posts stored")  # worker is live
         producer.start()
-        time.sleep(5)
+        wait_until(lambda: _count(ch) > 0, timeout=180, what="first posts stored")  # worker is live
         _script("clickhouse.sh", "stop")
         time.sleep(60)  # the server is down for a minute while posts keep arriving
         assert proc.poll() is None, "worker must back off, not die"
