@@ -101,7 +101,7 @@ class Enricher:
         distinct = {h.brand_id for h in hits}
         if len(distinct) > 1 and self.targeted is not None and post_sent.label != "unsupported":
             def score_fn(clauses: list[str]) -> list[tuple[str, float]]:
-                res = self.sentiment.score(clauses, None, [lang] * len(clauses))
+                res = self.sentiment.score(clauses, self.embedder.encode(clauses), [lang] * len(clauses))
                 return [(r.label, r.score) for r in res]
 
             per_brand = self.targeted(text, hits, score_fn)

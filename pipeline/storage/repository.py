@@ -232,7 +232,7 @@ def raw_post_of(row: dict[str, Any]) -> Any:
 def posts_since(repo: Repository, version: int, limit: int = 20000) -> list[dict[str, Any]]:
     """Rows written after ``version`` (the ``_version`` insert clock), oldest post first."""
     return repo.ch.query(
-        f"SELECT {POST_FIELDS} FROM posts WHERE _version > {{v:UInt64}} AND duplicate_of = '' "
+        f"SELECT {POST_FIELDS} FROM posts WHERE _version > {{v:UInt64}} "
         "ORDER BY _version LIMIT {n:UInt32}",
         {"v": version, "n": limit},
     )

@@ -2,7 +2,8 @@
 
 Maintained incrementally by materialized views. Counts are ``uniqExact(id)`` states, so a
 redelivered post (same id) is never counted twice. Brand rows use the sentiment toward the
-brand (brand-targeted), topic rows the post sentiment.
+brand (brand-targeted), topic rows the post sentiment. Reposts and copy-pasted posts count:
+amplification is part of the buzz (``duplicate_of`` only groups them under the original).
 """
 
 FORWARDS = [
@@ -23,7 +24,6 @@ FORWARDS = [
            toStartOfMinute(created_at) AS minute, uniqExactState(id) AS posts
     FROM posts
     ARRAY JOIN brands AS brand, brand_sentiments AS brand_sentiment
-    WHERE duplicate_of = ''
     GROUP BY kind, subject, sentiment, minute
     """,
     """
@@ -32,7 +32,6 @@ FORWARDS = [
            toStartOfMinute(created_at) AS minute, uniqExactState(id) AS posts
     FROM posts
     ARRAY JOIN topics AS topic
-    WHERE duplicate_of = ''
     GROUP BY kind, subject, sentiment, minute
     """,
     """
@@ -42,7 +41,6 @@ FORWARDS = [
            toStartOfMinute(created_at) AS minute, uniqExactState(id) AS posts
     FROM posts
     ARRAY JOIN arrayMap((b, s) -> (b, s), brands, brand_sentiments) AS bs
-    WHERE duplicate_of = ''
     GROUP BY kind, subject, sentiment, minute
     """,
     """
@@ -50,7 +48,6 @@ FORWARDS = [
     SELECT 'all' AS kind, '*' AS subject, sentiment_label AS sentiment,
            toStartOfMinute(created_at) AS minute, uniqExactState(id) AS posts
     FROM posts
-    WHERE duplicate_of = ''
     GROUP BY kind, subject, sentiment, minute
     """,
 ]

@@ -1,0 +1,121 @@
+"""``hypermicro eval sentiment``: score a labelled text file with a registered sentiment scorer.
+
+Metric of record: macro-averaged recall over negative / neutral / positive (SemEval-2017 4A).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+
+CLASSES = ("negative", "neutral", "positive")
+DEFAULT_LABEL_MAP = "negative=0,neutral=1,positive=2"
+
+
+def parse_label_map(spec: str | None) -> dict[str, str]:
+    """Map raw label strings to class names.
+
+    ``spec`` is ``"class=raw,class=raw,..."``; a class may appear several times
+    (``"neutral=1,neutral=irrelevant"``). Class names themselves always map to themselves,
+    so word labels work without a map. Default: ``0/1/2 -> negative/neutral/positive``.
+    """
+    mapping = {c: c for c in CLASSES}
+    for pair in (spec or DEFAULT_LABEL_MAP).split(","):
+        if not pair.strip():
+            continue
+        cls, sep, raw = pair.partition("=")
+        cls, raw = cls.strip().lower(), raw.strip()
+        if not sep or cls not in CLASSES or not raw:
+            raise ValueError(f"bad label-map entry {pair!r}; expected class=value with class in {CLASSES}")
+        mapping[raw] = cls
+        mapping[raw.lower()] = cls
+    return mapping
+
+
+def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default",
+             batch_size: int = 256, **model_kwargs: Any) -> dict[str, Any]:
+    """Score ``texts`` with registry scorer ``model`` against gold class names ``labels``.
+
+    Returns ``macro_recall``, ``accuracy``, ``n``, ``per_class`` (precision/recall/f1/support)
+    and ``predictions``. Predictions outside the 3 classes (``unsupported``) count as errors.
+    """
+    import numpy as np
+    from sklearn.metrics import precision_recall_fscore_support
+
+    import models.sentiment  # noqa: F401  (registers the scorers)
+    from models.base import registry
+
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    unknown = sorted(set(labels) - set(CLASSES))
+    if unknown:
+        raise ValueError(f"labels must be class names {CLASSES}; got {unknown[:5]}")
+    scorer = registry.create("sentiment", model, **model_kwargs)
+    preds: list[str] = []
+    for start in range(0, len(texts), batch_size):
+        preds.extend(r.label for r in scorer.score(list(texts[start : start + batch_size])))
+    gold = np.asarray(labels)
+    pred = np.asarray(preds)
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=list(CLASSES), zero_division=0)
+    per_class = {c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                 for i, c in enumerate(CLASSES)}
+    return {
+        "model": model,
+        "n": len(gold),
+        "macro_recall": float(np.mean(r)),
+        "accuracy": float(np.mean(gold == pred)) if len(gold) else 0.0,
+        "per_class": per_class,
+        "predictions": preds,
+    }
+
+
+def read_labelled(texts: Path, labels: Path, label_map: str | None = None) -> tuple[list[str], list[str], int]:
+    """Read one-per-line text and label files; rows whose label is not mapped are skipped.
+
+    Returns ``(texts, class_labels, n_skipped)``.
+    """
+    raw_texts = texts.read_text(encoding="utf-8").split("\n")
+    raw_labels = labels.read_text(encoding="utf-8").split("\n")
+    if raw_labels and raw_labels[-1] == "":
+        raw_labels.pop()
+    if raw_texts and raw_texts[-1] == "" and len(raw_texts) == len(raw_labels) + 1:
+        raw_texts.pop()
+    if len(raw_texts) != len(raw_labels):
+        raise ValueError(f"{texts} has {len(raw_texts)} lines but {labels} has {len(raw_labels)}")
+    mapping = parse_label_map(label_map)
+    out_t: list[str] = []
+    out_l: list[str] = []
+    for t, lab in zip(raw_texts, raw_labels, strict=True):
+        key = lab.strip()
+        cls = mapping.get(key, mapping.get(key.lower()))
+        if cls is not None:
+            out_t.append(t.rstrip("\r"))
+            out_l.append(cls)
+    return out_t, out_l, len(raw_texts) - len(out_t)
+
+
+def command(
+    texts: Path = typer.Option(..., "--texts", help="Text file, one post per line."),
+    labels: Path = typer.Option(..., "--labels", help="Label file, one label per line (aligned with --texts)."),
+    label_map: str | None = typer.Option(
+        None, "--label-map",
+        help='class=raw pairs, e.g. "negative=0,neutral=1,positive=2" (default); word labels always accepted; '
+             "unmapped labels (e.g. 'irrelevant') are skipped.",
+    ),
+    model: str = typer.Option("default", "--model", help="Sentiment scorer name in the model registry."),
+) -> None:
+    """Print per-class precision/recall/F1 and accuracy; last line: macro_recall, accuracy, n."""
+    import time
+
+    t_list, l_list, skipped = read_labelled(texts, labels, label_map)
+    start = time.perf_counter()
+    res = evaluate(t_list, l_list, model=model)
+    elapsed = time.perf_counter() - start
+    print(f"model={model} skipped_unmapped={skipped} seconds={elapsed:.1f}")
+    print(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
+    for cls, m in res["per_class"].items():
+        print(f"{cls:<10} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f} {m['support']:>8d}")
+    print(f"macro_recall={res['macro_recall']:.4f} accuracy={res['accuracy']:.4f} n={res['n']}")
