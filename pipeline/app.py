@@ -188,8 +188,9 @@ class Worker:
             with M.ENRICH_SECONDS.time():
                 enriched = await asyncio.get_running_loop().run_in_executor(None, enricher.enrich, good, lineage)
             M.POSTS_ENRICHED.inc(len(enriched))
-            for e in enriched:
-                pending.append(await self.enriched.send(key=e.post.id.encode(), value=e.model_dump_json().encode()))
+            for e in enriched:  # same partition as the raw message: per-partition event-time order holds
+                pending.append(await self.enriched.send(key=e.post.id.encode(), value=e.model_dump_json().encode(),
+                                                        partition=e.kafka_partition))
         if pending:
             await asyncio.gather(*pending)  # produce acknowledged before these offsets are acked
         self._observe_lag(events)

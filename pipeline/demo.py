@@ -118,7 +118,12 @@ def command(
                 break
             await asyncio.sleep(1.0)
         typer.echo("")
-        await asyncio.sleep(3 * settings.detect_interval_s)  # let the detector see the last minutes
+        seen = worker._detector.ticks if worker._detector is not None else 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # let the detector pass over everything stored
+            if det is not None and det.ticks >= seen + 3:
+                break
+            await asyncio.sleep(0.5)
         summary = await loop.run_in_executor(None, summarize, repo)
         _print(summary, stats.sent, time.monotonic() - started)
         os.kill(os.getpid(), signal.SIGTERM)

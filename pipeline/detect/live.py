@@ -21,6 +21,18 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Alert], Awaitable[None]]
 
 
+class _Decisions:
+    """AlertSink that remembers why the dispatcher did or did not deliver each alert."""
+
+    def __init__(self) -> None:
+        self.reasons: dict[str, str] = {}
+
+    async def record(self, alert: Alert, *, delivered: bool, reason: str) -> None:
+        self.reasons[alert.id] = "delivered" if delivered else reason
+        if len(self.reasons) > 10_000:
+            self.reasons.pop(next(iter(self.reasons)))
+
+
 def severity_of(score: float) -> str:
     return "critical" if score >= 1.0 else "warning" if score >= 0.4 else "info"
 
@@ -46,23 +58,29 @@ class LiveDetector:
         self._fed_until: dict[str, datetime] = {}  # subject -> last final minute fed
         self._since: datetime | None = None
         self.raised: list[Alert] = []
+        self.ticks = 0
+        self.decisions: _Decisions | None = None
 
     @classmethod
     def from_worker(cls, worker: Any) -> LiveDetector:
         s = worker.settings
         dispatcher = None
+        decisions = _Decisions()
         try:
             from pipeline.alerts.dispatcher import AlertDispatcher
 
-            dispatcher = AlertDispatcher.from_settings(s, s.worker_data_dir / "alerts")
+            dispatcher = AlertDispatcher.from_settings(s, s.alert_state_dir or s.worker_data_dir / "alerts",
+                                                       sink=decisions)
         except ModuleNotFoundError:
             log.warning("alert dispatcher not available; alerts go to Kafka and ClickHouse only")
         from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
 
-        return cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
+        live = cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
                    bucket_s=s.spike_bucket_s, public_url=s.public_url,
                    lateness=timedelta(seconds=s.spike_lateness_s),
                    voices=LiveVoices(own_accounts_from_brands(s.brands_file)))
+        live.decisions = decisions
+        return live
 
     async def tick(self, now: datetime | None = None) -> list[Alert]:
         """One detection pass; returns the alerts raised."""
@@ -85,12 +103,15 @@ class LiveDetector:
         if not rows:
             return []
         watermark = max(r.minute for r in rows)
+        low = await loop.run_in_executor(None, repo.low_watermark)
+        if low is not None:  # never finalise minutes a lagging partition may still fill
+            watermark = min(watermark, low.replace(second=0))
         raised: list[Alert] = []
         for r in rows:
             key = f"{r.kind}:{r.subject}"
             final = r.minute < watermark - self.lateness
-            if not final and r.minute < watermark:
-                continue  # not final yet and not the newest minute: wait until it is final
+            if not final and r.minute != watermark:
+                continue  # neither final nor the newest complete-able minute: wait
             if final and r.minute <= self._fed_until.get(key, datetime.min.replace(tzinfo=r.minute.tzinfo)):
                 continue
             det = self.monitor.update(key, r.minute, float(r.negative), float(r.total), final=final)
@@ -102,6 +123,7 @@ class LiveDetector:
                     raised.append(alert)
         # next pass re-reads the minutes that are not final yet (they may still grow)
         self._since = watermark - self.lateness
+        self.ticks += 1
         return raised
 
     async def _alert(self, repo: Any, kind: str, subject: str, det: Detection) -> Alert | None:
@@ -142,9 +164,13 @@ class LiveDetector:
         if self.dispatcher is not None:
             annotated = await self.dispatcher.submit(alert)
             if annotated is None:
-                log.info("alert %s suppressed as part of an open incident", alert.id)
-                return None
-            alert = annotated
+                reason = self.decisions.reasons.get(alert.id, "") if self.decisions else ""
+                if reason != "no_route":  # a duplicate of an open incident, a cap, a cooldown
+                    log.info("alert %s suppressed (%s)", alert.id, reason or "incident")
+                    return None
+                log.warning("alert %s has no delivery route; recorded in Kafka and ClickHouse only", alert.id)
+            else:
+                alert = annotated
         log.warning("ALERT %s %s %s: %s", alert.severity, alert.kind, alert.subject.id, alert.explanation)
         await self._publish(alert)
         repo = repo or await self._repo_factory()

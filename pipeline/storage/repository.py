@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.schema import Alert, EnrichedPost
@@ -148,6 +148,16 @@ class Repository:
         """Newest minute in the per-minute aggregates (event time), or None when empty."""
         rows = self.ch.query("SELECT count() AS n, max(minute) AS m FROM mention_minute")
         return rows[0]["m"] if rows and int(rows[0]["n"]) else None
+
+    def low_watermark(self, active_within: timedelta = timedelta(minutes=10)) -> datetime | None:
+        """Event-time low watermark: the oldest of the per-partition newest stored posts, over
+        partitions that stored something recently (a replay's lagging partition holds it back)."""
+        rows = self.ch.query(
+            "SELECT _partition AS p, max(created_at) AS m FROM posts "
+            "WHERE enriched_at >= {since:DateTime} GROUP BY p",
+            {"since": utc_now() - active_within},
+        )
+        return min(r["m"] for r in rows) if rows else None
 
     def minute_counts(self, since: datetime, kinds: Sequence[str] = ("brand",)) -> list[MinuteCount]:
         """Deduplicated per-minute totals and negatives per subject from the materialized aggregates."""
