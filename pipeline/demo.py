@@ -121,6 +121,7 @@ def command(
         seen = worker._detector.ticks if worker._detector is not None else 0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # let the detector pass over everything stored
+            det = worker._detector
             if det is not None and det.ticks >= seen + 3:
                 break
             await asyncio.sleep(0.5)
