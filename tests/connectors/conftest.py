@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,23 +12,8 @@ pytest.register_assert_rewrite("connectors.testing")
 
 from connectors.producer import PostProducer, ensure_topics  # noqa: E402
 
-BOOTSTRAP = os.environ.get("HYPERMICRO_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-
-
-def _reachable(bootstrap: str) -> bool:
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    if not _reachable(BOOTSTRAP):
-        pytest.skip(f"Kafka not reachable at {BOOTSTRAP}: start it with deploy/local/kafka.sh")
-    return BOOTSTRAP
+# ``kafka_bootstrap`` comes from tests/conftest.py: it starts the local broker if needed
+# (never a skip: these tests must run against the real Kafka).
 
 
 @pytest.fixture

@@ -43,8 +43,8 @@ def test_send_keys_by_post_id_and_values_are_rawpost_json(consume, kafka_bootstr
 
 
 def test_delivery_errors_are_raised_not_swallowed(kafka_bootstrap: str, topic: str) -> None:
-    producer = PostProducer(kafka_bootstrap, topic=topic, max_request_size=10_000_000)
-    producer.send_raw(b"big", b"x" * 2_000_000)  # above the broker's message.max.bytes
+    producer = PostProducer(kafka_bootstrap, topic=topic, max_request_size=40_000_000)
+    producer.send_raw(b"big", b"x" * 20_000_000)  # above the broker's message.max.bytes (16 MB)
     with pytest.raises(DeliveryError) as info:
         producer.flush(30)
     assert info.value.total_failed == 1
