@@ -59,7 +59,8 @@ def command(
         for i in range(0, len(raw), settings.batch_max):
             await loop.run_in_executor(None, enricher.enrich, raw[i : i + settings.batch_max], None)
         result["tagging_posts_s"] = len(raw) / (time.perf_counter() - t0)
-        enricher.conversations and enricher.conversations.__init__()  # fresh clustering state
+        if enricher.conversations is not None:  # fresh clustering state for the pipeline run
+            enricher.conversations = type(enricher.conversations)()
 
         sent_at: dict[str, float] = {}
 

@@ -46,10 +46,20 @@ class LiveVoices:
         self.snapshot_every = snapshot_every
 
     async def tick(self, repo: Any, emit: Callable[[Alert], Awaitable[Any]], public_url: str) -> int:
+        """Replay newly stored posts (off the event loop), then emit the rising-voice alerts."""
         loop = asyncio.get_running_loop()
-        rows = await loop.run_in_executor(None, posts_since, repo, self._version)
+        rising, stored = await loop.run_in_executor(None, self._observe_new, repo)
+        for rv in rising:
+            await emit(rising_voice_alert(rv, public_url))
+        self._ticks += 1
+        if stored and self._ticks % self.snapshot_every == 0:
+            await loop.run_in_executor(None, self.snapshot, repo)
+        return len(rising)
+
+    def _observe_new(self, repo: Any) -> tuple[list[RisingVoice], int]:
+        rows = posts_since(repo, self._version)
         rows.sort(key=lambda r: r["created_at"])
-        raised = 0
+        rising: list[RisingVoice] = []
         for row in rows:
             self._version = max(self._version, int(row["_version"]))
             if row["id"] in self._seen:
@@ -57,14 +67,8 @@ class LiveVoices:
             self._seen[row["id"]] = None
             if len(self._seen) > 200_000:
                 self._seen.popitem(last=False)
-            subjects = ["*", *row["brands"]]
-            for rv in self.tracker.observe(raw_post_of(row), subjects):
-                await emit(rising_voice_alert(rv, public_url))
-                raised += 1
-        self._ticks += 1
-        if rows and self._ticks % self.snapshot_every == 0:
-            await loop.run_in_executor(None, self.snapshot, repo)
-        return raised
+            rising += self.tracker.observe(raw_post_of(row), ["*", *row["brands"]])
+        return rising, len(rows)
 
     def snapshot(self, repo: Any) -> None:
         for subject in self.tracker.subjects():
