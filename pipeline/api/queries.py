@@ -14,14 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
 from pipeline.api.params import Cursor, TimeRange
+from pipeline.schema import SentimentLabel
 from pipeline.storage.backend import ClickHouse, utc_now
 
-SENTIMENTS = ("negative", "neutral", "positive", "unsupported")
+SENTIMENTS: tuple[str, ...] = get_args(SentimentLabel)
 _LATEST_TABLES = {"mention_minute", "conversation_minute"}
 
 
