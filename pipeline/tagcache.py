@@ -17,7 +17,7 @@ import numpy as np
 
 from models.base import SentimentResult
 
-_REPOST_PREFIX = re.compile(r"^\s*(?:rt|repost(?:ed)?|via)\s*@\w+\s*:?\s*", re.IGNORECASE)
+_REPOST_PREFIX = re.compile(r"^(?:\s*(?:rt|repost(?:ed)?|via)\s*@\w+\s*:?\s*)+", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+")
 _SPACE = re.compile(r"\s+")
 

@@ -53,6 +53,7 @@ ORIGINAL = "Nimbus Air lost my luggage again, absolutely terrible service"
 
 def test_normalise_maps_reposts_and_copies_to_the_original() -> None:
     assert normalise(f"RT @bob: {ORIGINAL} https://t.co/abc") == normalise(ORIGINAL)
+    assert normalise(f"RT @ann: RT @bob: {ORIGINAL}") == normalise(ORIGINAL)
     assert normalise(ORIGINAL.upper() + "   ") == normalise(ORIGINAL)
     assert normalise("Nimbus Air was great") != normalise(ORIGINAL)
 
