@@ -117,7 +117,7 @@ class Worker:
 
         @self.app.agent(self.enriched, name="sink")
         async def sink(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(max(s.batch_max, 500), within=s.batch_within_s):
+            async for events in stream.take_events(s.sink_batch_max, within=s.batch_within_s):
                 await self._complete(self.sink_batch(events), "sink")
 
         @self.app.timer(interval=s.detect_interval_s, on_leader=True)
@@ -166,6 +166,7 @@ class Worker:
 
     async def enrich_batch(self, events: list[Any]) -> None:
         """Decode, dead-letter poison, tag the rest off the loop, produce and await acks."""
+        M.ENRICH_BATCH_POSTS.observe(len(events))
         good: list[RawPost] = []
         lineage: list[tuple[int, int]] = []
         pending = []
@@ -197,6 +198,7 @@ class Worker:
 
     async def sink_batch(self, events: list[Any]) -> None:
         """Write a batch to ClickHouse; retry outages with backoff, never ack before the write."""
+        M.SINK_BATCH_POSTS.observe(len(events))
         posts = [EnrichedPost.model_validate_json(ev.value) for ev in events]
         repo = await self.repository()
         loop = asyncio.get_running_loop()

@@ -84,6 +84,7 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
     """Bare tagging rate on ``raw`` (fresh caches), then the same posts through Kafka and the
     worker (fresh caches again), timing each post from produce to queryable."""
     from connectors.producer import PostProducer
+    from pipeline import metrics as M
     from pipeline import topics as T
     from pipeline.settings import topic_name
     from pipeline.tagcache import TagCache
@@ -99,10 +100,11 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
             enricher.conversations = type(enricher.conversations)()
 
     fresh_state()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(0, len(raw), settings.batch_max):
         await loop.run_in_executor(None, enricher.enrich, raw[i : i + settings.batch_max], None)
     result["tagging_posts_s"] = len(raw) / (time.perf_counter() - t0)
+    result["tagging_cpu_1k"] = (time.process_time() - c0) * 1000 / len(raw)
     fresh_state()
 
     sent_at: dict[str, float] = {}
@@ -121,9 +123,10 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
             producer.flush(120)
 
     wanted = {p.id for p in raw}
+    before = (_hist(M.ENRICH_BATCH_POSTS), _hist(M.SINK_BATCH_POSTS))
     vmax = await loop.run_in_executor(None, repo.ch.query, "SELECT max(_version) AS v FROM posts")
     last = int(vmax[0]["v"] or 0)
-    t_start = time.time()
+    t_start, c_start = time.time(), time.process_time()
     producing = loop.run_in_executor(None, produce)
     seen: dict[str, float] = {}
     while len(seen) < len(raw) and time.time() - t_start < 1800:
@@ -137,9 +140,12 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
         last = max(last, int(vmax[0]["v"] or 0) - 5_000_000)  # re-read the last 5 s of inserts
         await asyncio.sleep(0.2)
     await producing
+    result["e2e_cpu_1k"] = (time.process_time() - c_start) * 1000 / len(raw)  # includes this producer
     elapsed = max(seen.values()) - t_start
     lat = sorted(seen[i] - sent_at[i] for i in seen if i in sent_at)
     result.update(
+        enrich_batch_mean=_batch_mean(M.ENRICH_BATCH_POSTS, before[0]),
+        sink_batch_mean=_batch_mean(M.SINK_BATCH_POSTS, before[1]),
         e2e_posts_s=len(seen) / elapsed,
         p50_latency_s=statistics.median(lat),
         p99_latency_s=lat[int(0.99 * (len(lat) - 1))],
@@ -148,14 +154,30 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
     return result
 
 
+def _hist(h: Any) -> tuple[float, float]:
+    """(count, sum) of a Prometheus histogram so far."""
+    samples = [s for m in h.collect() for s in m.samples]
+    return (sum(s.value for s in samples if s.name.endswith("_count")),
+            sum(s.value for s in samples if s.name.endswith("_sum")))
+
+
+def _batch_mean(h: Any, before: tuple[float, float]) -> float:
+    count, total = _hist(h)
+    return (total - before[1]) / max(1.0, count - before[0])
+
+
 def _report(name: str, r: dict[str, float], n: int, settings: Any) -> None:
     typer.echo(f"[{name}] posts: {n}  stored: {int(r['stored'])}  embedder: {settings.embedder}  "
                f"batch_max: {settings.batch_max}  firehose: {settings.firehose}")
     typer.echo(f"bare tagging:        {r['tagging_posts_s']:8.0f} posts/s")
     typer.echo(f"end to end (Kafka -> tags -> ClickHouse): {r['e2e_posts_s']:8.0f} posts/s")
+    typer.echo(f"CPU-seconds per 1,000 posts: tagging {r['tagging_cpu_1k']:.2f}, end to end {r['e2e_cpu_1k']:.2f} "
+               "(whole process, all threads, the benchmark's own producer included)")
+    typer.echo(f"mean batch: enrich {r['enrich_batch_mean']:.0f} messages, sink {r['sink_batch_mean']:.0f} posts")
     typer.echo(f"produce -> queryable latency: p50 {r['p50_latency_s']:.2f} s  p99 {r['p99_latency_s']:.2f} s")
     typer.echo(
         f"mix={name.replace(' ', ',')} e2e_posts_s={r['e2e_posts_s']:.0f} tagging_posts_s={r['tagging_posts_s']:.0f} "
         f"overhead_ratio={r['tagging_posts_s'] / r['e2e_posts_s']:.2f} "
+        f"cpu_overhead_ratio={r['e2e_cpu_1k'] / r['tagging_cpu_1k']:.2f} "
         f"p50_latency_s={r['p50_latency_s']:.2f} p99_latency_s={r['p99_latency_s']:.2f}"
     )
