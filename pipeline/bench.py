@@ -37,6 +37,7 @@ def command(
     mix: list[str] = typer.Option([], "--mix", help="REPOSTS:RELEVANT shares of a firehose-like stream, e.g. 0.3:0.1 "
                                   "(repeatable; each mix is measured in turn). Default: the bundled sample."),
     firehose: bool | None = typer.Option(None, "--firehose/--no-firehose", help="Override firehose mode (default from settings)."),
+    half_rate: bool = typer.Option(False, "--half-rate", help="Also time produce->queryable at half the sustained end-to-end rate."),
 ) -> None:
     """Print posts/s end to end, p50/p99 produce->queryable latency and the bare tagging rate."""
     from pipeline.app import Worker
@@ -71,7 +72,7 @@ def command(
     @worker.app.task
     async def drive() -> None:
         for name, raw in streams:
-            result = await _measure(worker, settings, raw, rate, bootstrap)
+            result = await _measure(worker, settings, raw, rate, bootstrap, half_rate)
             _report(name, result, len(raw), settings)
         os.kill(os.getpid(), signal.SIGTERM)
 
@@ -80,33 +81,49 @@ def command(
     run_app(worker)
 
 
-async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, bootstrap: str) -> dict[str, float]:
-    """Bare tagging rate on ``raw`` (fresh caches), then the same posts through Kafka and the
-    worker (fresh caches again), timing each post from produce to queryable."""
+async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, bootstrap: str,
+                   half_rate: bool) -> dict[str, float]:
+    """Bare tagging on ``raw``, then the same posts through Kafka and the worker (fresh caches
+    each time), timing each post from produce to queryable; with ``half_rate`` once more, with
+    new ids, produced at half the end-to-end rate just measured."""
+    loop = asyncio.get_running_loop()
+    enricher = await worker.enricher()
+    _fresh_state(enricher)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, len(raw), settings.batch_max):
+        await loop.run_in_executor(None, enricher.enrich, raw[i : i + settings.batch_max], None)
+    result = {"tagging_posts_s": len(raw) / (time.perf_counter() - t0),
+              "tagging_cpu_1k": (time.process_time() - c0) * 1000 / len(raw)}
+    _fresh_state(enricher)
+    result.update(await _through_pipeline(worker, settings, raw, rate, bootstrap))
+    if half_rate:
+        _fresh_state(enricher)
+        again = [p.model_copy(update={"id": f"{p.id}:half"}) for p in raw]
+        slow = await _through_pipeline(worker, settings, again, result["e2e_posts_s"] / 2, bootstrap)
+        result.update(half_rate_posts_s=result["e2e_posts_s"] / 2, half_p50_latency_s=slow["p50_latency_s"],
+                      half_p99_latency_s=slow["p99_latency_s"])
+    return result
+
+
+def _fresh_state(enricher: Any) -> None:
+    """Empty the tag cache and the conversation clusterer, so every run starts cold."""
+    from pipeline.tagcache import TagCache
+
+    enricher.cache = TagCache(enricher.cache.size)
+    if enricher.conversations is not None:
+        enricher.conversations = type(enricher.conversations)()
+
+
+async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: float,
+                            bootstrap: str) -> dict[str, float]:
+    """Produce ``raw`` (at ``rate`` posts/s, 0 = at once) and poll ClickHouse until all are stored."""
     from connectors.producer import PostProducer
     from pipeline import metrics as M
     from pipeline import topics as T
     from pipeline.settings import topic_name
-    from pipeline.tagcache import TagCache
 
     loop = asyncio.get_running_loop()
-    enricher = await worker.enricher()
     repo = await worker.repository()
-    result: dict[str, float] = {}
-
-    def fresh_state() -> None:
-        enricher.cache = TagCache(enricher.cache.size)
-        if enricher.conversations is not None:
-            enricher.conversations = type(enricher.conversations)()
-
-    fresh_state()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for i in range(0, len(raw), settings.batch_max):
-        await loop.run_in_executor(None, enricher.enrich, raw[i : i + settings.batch_max], None)
-    result["tagging_posts_s"] = len(raw) / (time.perf_counter() - t0)
-    result["tagging_cpu_1k"] = (time.process_time() - c0) * 1000 / len(raw)
-    fresh_state()
-
     sent_at: dict[str, float] = {}
 
     def produce() -> None:
@@ -140,18 +157,17 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
         last = max(last, int(vmax[0]["v"] or 0) - 5_000_000)  # re-read the last 5 s of inserts
         await asyncio.sleep(0.2)
     await producing
-    result["e2e_cpu_1k"] = (time.process_time() - c_start) * 1000 / len(raw)  # includes this producer
-    elapsed = max(seen.values()) - t_start
+    cpu = (time.process_time() - c_start) * 1000 / len(raw)  # includes this producer and the polling
     lat = sorted(seen[i] - sent_at[i] for i in seen if i in sent_at)
-    result.update(
-        enrich_batch_mean=_batch_mean(M.ENRICH_BATCH_POSTS, before[0]),
-        sink_batch_mean=_batch_mean(M.SINK_BATCH_POSTS, before[1]),
-        e2e_posts_s=len(seen) / elapsed,
-        p50_latency_s=statistics.median(lat),
-        p99_latency_s=lat[int(0.99 * (len(lat) - 1))],
-        stored=len(seen),
-    )
-    return result
+    return {
+        "e2e_cpu_1k": cpu,
+        "enrich_batch_mean": _batch_mean(M.ENRICH_BATCH_POSTS, before[0]),
+        "sink_batch_mean": _batch_mean(M.SINK_BATCH_POSTS, before[1]),
+        "e2e_posts_s": len(seen) / (max(seen.values()) - t_start),
+        "p50_latency_s": statistics.median(lat),
+        "p99_latency_s": lat[int(0.99 * (len(lat) - 1))],
+        "stored": len(seen),
+    }
 
 
 def _hist(h: Any) -> tuple[float, float]:
@@ -175,9 +191,13 @@ def _report(name: str, r: dict[str, float], n: int, settings: Any) -> None:
                "(whole process, all threads, the benchmark's own producer included)")
     typer.echo(f"mean batch: enrich {r['enrich_batch_mean']:.0f} messages, sink {r['sink_batch_mean']:.0f} posts")
     typer.echo(f"produce -> queryable latency: p50 {r['p50_latency_s']:.2f} s  p99 {r['p99_latency_s']:.2f} s")
+    if "half_rate_posts_s" in r:
+        typer.echo(f"  at half the sustained rate ({r['half_rate_posts_s']:.0f} posts/s): "
+                   f"p50 {r['half_p50_latency_s']:.2f} s  p99 {r['half_p99_latency_s']:.2f} s")
     typer.echo(
         f"mix={name.replace(' ', ',')} e2e_posts_s={r['e2e_posts_s']:.0f} tagging_posts_s={r['tagging_posts_s']:.0f} "
         f"overhead_ratio={r['tagging_posts_s'] / r['e2e_posts_s']:.2f} "
         f"cpu_overhead_ratio={r['e2e_cpu_1k'] / r['tagging_cpu_1k']:.2f} "
         f"p50_latency_s={r['p50_latency_s']:.2f} p99_latency_s={r['p99_latency_s']:.2f}"
+        + (f" half_rate_p99_latency_s={r['half_p99_latency_s']:.2f}" if "half_rate_posts_s" in r else "")
     )
