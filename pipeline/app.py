@@ -117,7 +117,7 @@ class Worker:
 
         @self.app.agent(self.enriched, name="sink")
         async def sink(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(max(s.batch_max, 500), within=s.batch_within_s):
+            async for events in stream.take_events(s.sink_batch_max, within=s.batch_within_s):
                 await self._complete(self.sink_batch(events), "sink")
 
         @self.app.timer(interval=s.detect_interval_s, on_leader=True)
@@ -165,19 +165,20 @@ class Worker:
             fatal(f"{stage} batch failed", exc)
 
     async def enrich_batch(self, events: list[Any]) -> None:
-        """Decode, dead-letter poison, tag the rest off the loop, produce and await acks."""
+        """Decode, dead-letter poison, tag and serialise the rest off the loop, produce and await acks."""
+        M.ENRICH_BATCH_POSTS.observe(len(events))
+        loop = asyncio.get_running_loop()
+        decoded = await loop.run_in_executor(None, _decode_all, [ev.value for ev in events])
         good: list[RawPost] = []
         lineage: list[tuple[int, int]] = []
         pending = []
-        for ev in events:
+        for ev, post in zip(events, decoded, strict=True):
             msg = ev.message
-            try:
-                post = decode_post(ev.value)
-            except PoisonMessage as exc:
+            if isinstance(post, PoisonMessage):
                 self.dlq_limit.record(False)
-                letter = dead_letter(ev.value, msg.key, msg.topic, msg.partition, msg.offset, exc)
-                log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, exc)
-                M.DLQ_MESSAGES.labels(exc.error_type).inc()
+                letter = dead_letter(ev.value, msg.key, msg.topic, msg.partition, msg.offset, post)
+                log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, post)
+                M.DLQ_MESSAGES.labels(post.error_type).inc()
                 pending.append(await self.dlq.send(key=msg.key, value=dump_model(letter)))
                 continue
             self.dlq_limit.record(True)
@@ -186,20 +187,21 @@ class Worker:
         if good:
             enricher = await self.enricher()
             with M.ENRICH_SECONDS.time():
-                enriched = await asyncio.get_running_loop().run_in_executor(None, enricher.enrich, good, lineage)
-            M.POSTS_ENRICHED.inc(len(enriched))
-            for e in enriched:  # same partition as the raw message: per-partition event-time order holds
-                pending.append(await self.enriched.send(key=e.post.id.encode(), value=e.model_dump_json().encode(),
-                                                        partition=e.kafka_partition))
+                tagged = await loop.run_in_executor(None, _tag_and_serialise, enricher, good, lineage)
+            M.POSTS_ENRICHED.inc(len(tagged))
+            send = self.enriched.send
+            for key, value, partition in tagged:  # same partition as the raw message: per-partition event-time order holds
+                pending.append(await send(key=key, value=value, partition=partition))
         if pending:
             await asyncio.gather(*pending)  # produce acknowledged before these offsets are acked
         self._observe_lag(events)
 
     async def sink_batch(self, events: list[Any]) -> None:
         """Write a batch to ClickHouse; retry outages with backoff, never ack before the write."""
-        posts = [EnrichedPost.model_validate_json(ev.value) for ev in events]
-        repo = await self.repository()
+        M.SINK_BATCH_POSTS.observe(len(events))
         loop = asyncio.get_running_loop()
+        posts = await loop.run_in_executor(None, _parse_enriched, [ev.value for ev in events])
+        repo = await self.repository()
         delay = 0.5
         while True:
             try:
@@ -256,6 +258,27 @@ class Worker:
         M.ALERTS_RAISED.labels(alert.kind).inc()
         fut = await self.alerts.send(key=alert.subject.id.encode(), value=alert.model_dump_json().encode())
         await fut
+
+
+def _decode_all(values: list[bytes | None]) -> list[RawPost | PoisonMessage]:
+    """Each raw message as a post, or the reason it is poison (runs off the event loop)."""
+    out: list[RawPost | PoisonMessage] = []
+    for value in values:
+        try:
+            out.append(decode_post(value))
+        except PoisonMessage as exc:
+            out.append(exc)
+    return out
+
+
+def _tag_and_serialise(enricher: Any, posts: list[RawPost], lineage: list[tuple[int, int]]) -> list[tuple[bytes, bytes, int]]:
+    """Tag a batch and encode each enriched post as (key, value, partition), off the event loop."""
+    return [(e.post.id.encode(), e.model_dump_json().encode(), e.kafka_partition)
+            for e in enricher.enrich(posts, lineage)]
+
+
+def _parse_enriched(values: list[bytes]) -> list[EnrichedPost]:
+    return [EnrichedPost.model_validate_json(v) for v in values]
 
 
 def create_app(settings: Settings) -> faust.App:

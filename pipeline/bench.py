@@ -18,88 +18,62 @@ from typing import Any
 import typer
 
 
+def _parse_mix(spec: str) -> tuple[float, float]:
+    try:
+        reposts, relevant = (float(x) for x in spec.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"--mix wants REPOSTS:RELEVANT shares like 0.3:0.1, got {spec!r}") from None
+    if not (0 <= reposts < 1 and 0 < relevant <= 1):
+        raise typer.BadParameter(f"--mix shares out of range: {spec!r}")
+    return reposts, relevant
+
+
 def command(
-    posts: int = typer.Option(5000, "--posts", help="Posts to push through the pipeline."),
+    posts: int = typer.Option(5000, "--posts", help="Posts to push through the pipeline (per mix)."),
     rate: float = typer.Option(0.0, "--rate", help="Produce rate in posts/s for the latency run (0 = as fast as possible)."),
     bootstrap: str = typer.Option("127.0.0.1:9092", "--bootstrap", envvar="HYPERMICRO_KAFKA_BOOTSTRAP"),
     data_dir: Path = typer.Option(Path(".data/bench"), "--data-dir"),
     embedder: str | None = typer.Option(None, "--embedder", help="Override the embedder (default from settings)."),
+    mix: list[str] = typer.Option([], "--mix", help="REPOSTS:RELEVANT shares of a firehose-like stream, e.g. 0.3:0.1 "
+                                  "(repeatable; each mix is measured in turn). Default: the bundled sample."),
+    firehose: bool | None = typer.Option(None, "--firehose/--no-firehose", help="Override firehose mode (default from settings)."),
+    half_rate: bool = typer.Option(False, "--half-rate", help="Also time produce->queryable at half the sustained end-to-end rate."),
 ) -> None:
     """Print posts/s end to end, p50/p99 produce->queryable latency and the bare tagging rate."""
-    from connectors.producer import PostProducer
-    from pipeline import topics as T
     from pipeline.app import Worker
     from pipeline.demo import ensure_kafka
-    from pipeline.sample import SampleSpec, generate
+    from pipeline.sample import SampleSpec, generate, mixed
     from pipeline.schema import RawPost
-    from pipeline.settings import load_settings, topic_name
+    from pipeline.settings import load_settings
 
+    mixes = [_parse_mix(m) for m in mix]
     ensure_kafka(bootstrap)
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    rows, _ = generate(SampleSpec(posts=posts, spike_posts=min(180, posts // 10)))
-    raw = [RawPost.model_validate(r) for r in rows]
+    streams: list[tuple[str, list[RawPost]]] = []
+    if mixes:
+        for reposts, relevant in mixes:
+            rows = mixed(posts, reposts, relevant, seed=len(streams) + 11)
+            streams.append((f"reposts={reposts:g} relevant={relevant:g}", [RawPost.model_validate(r) for r in rows]))
+    else:
+        rows, _ = generate(SampleSpec(posts=posts, spike_posts=min(180, posts // 10)))
+        streams.append(("sample", [RawPost.model_validate(r) for r in rows]))
     overrides: dict[str, Any] = dict(
         kafka_bootstrap=bootstrap, topic_namespace=f"bench{int(time.time())}", chdb_path=data_dir / "chdb",
         worker_data_dir=data_dir / "worker", web_port=0, batch_within_s=0.2,
     )
     if embedder:
         overrides["embedder"] = embedder
+    if firehose is not None:
+        overrides["firehose"] = firehose
     settings = load_settings(**overrides)
     worker = Worker(settings)
-    result: dict[str, float] = {}
 
     @worker.app.task
     async def drive() -> None:
-        loop = asyncio.get_running_loop()
-        enricher = await worker.enricher()
-        repo = await worker.repository()
-        # bare tagging on the same posts, same batch size
-        t0 = time.perf_counter()
-        for i in range(0, len(raw), settings.batch_max):
-            await loop.run_in_executor(None, enricher.enrich, raw[i : i + settings.batch_max], None)
-        result["tagging_posts_s"] = len(raw) / (time.perf_counter() - t0)
-        if enricher.conversations is not None:  # fresh clustering state for the pipeline run
-            enricher.conversations = type(enricher.conversations)()
-
-        sent_at: dict[str, float] = {}
-
-        def produce() -> None:
-            topic = topic_name(settings, T.RAW_POSTS)
-            with PostProducer(bootstrap, linger_ms=5) as producer:
-                start = time.monotonic()
-                for i, post in enumerate(raw):
-                    sent_at[post.id] = time.time()
-                    producer.send(post, topic=topic)
-                    if rate > 0:
-                        ahead = (i + 1) / rate - (time.monotonic() - start)
-                        if ahead > 0:
-                            time.sleep(ahead)
-                producer.flush(120)
-
-        t_start = time.time()
-        producing = loop.run_in_executor(None, produce)
-        seen: dict[str, float] = {}
-        last = 0
-        while len(seen) < len(raw) and time.time() - t_start < 1800:
-            rows = await loop.run_in_executor(None, repo.ch.query,
-                                              "SELECT id FROM posts WHERE _version > {v:UInt64}", {"v": last})
-            now = time.time()
-            for r in rows:
-                seen.setdefault(r["id"], now)
-            vmax = await loop.run_in_executor(None, repo.ch.query, "SELECT max(_version) AS v FROM posts")
-            last = max(last, int(vmax[0]["v"] or 0) - 5_000_000)  # re-read the last 5 s of inserts
-            await asyncio.sleep(0.2)
-        await producing
-        elapsed = max(seen.values()) - t_start
-        lat = sorted(seen[i] - sent_at[i] for i in seen if i in sent_at)
-        result.update(
-            e2e_posts_s=len(seen) / elapsed,
-            p50_latency_s=statistics.median(lat),
-            p99_latency_s=lat[int(0.99 * (len(lat) - 1))],
-            stored=len(seen),
-        )
-        _report(result, len(raw), settings)
+        for name, raw in streams:
+            result = await _measure(worker, settings, raw, rate, bootstrap, half_rate)
+            _report(name, result, len(raw), settings)
         os.kill(os.getpid(), signal.SIGTERM)
 
     from pipeline.worker import run_app
@@ -107,13 +81,123 @@ def command(
     run_app(worker)
 
 
-def _report(r: dict[str, float], n: int, settings: Any) -> None:
-    typer.echo(f"posts: {n}  stored: {int(r['stored'])}  embedder: {settings.embedder}  batch_max: {settings.batch_max}")
+async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, bootstrap: str,
+                   half_rate: bool) -> dict[str, float]:
+    """Bare tagging on ``raw``, then the same posts through Kafka and the worker (fresh caches
+    each time), timing each post from produce to queryable; with ``half_rate`` once more, with
+    new ids, produced at half the end-to-end rate just measured."""
+    loop = asyncio.get_running_loop()
+    enricher = await worker.enricher()
+    _fresh_state(enricher)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, len(raw), settings.batch_max):
+        await loop.run_in_executor(None, enricher.enrich, raw[i : i + settings.batch_max], None)
+    result = {"tagging_posts_s": len(raw) / (time.perf_counter() - t0),
+              "tagging_cpu_1k": (time.process_time() - c0) * 1000 / len(raw)}
+    _fresh_state(enricher)
+    result.update(await _through_pipeline(worker, settings, raw, rate, bootstrap))
+    if half_rate:
+        _fresh_state(enricher)
+        again = [p.model_copy(update={"id": f"{p.id}:half"}) for p in raw]
+        slow = await _through_pipeline(worker, settings, again, result["e2e_posts_s"] / 2, bootstrap)
+        result.update(half_rate_posts_s=result["e2e_posts_s"] / 2, half_p50_latency_s=slow["p50_latency_s"],
+                      half_p99_latency_s=slow["p99_latency_s"])
+    return result
+
+
+def _fresh_state(enricher: Any) -> None:
+    """Empty the tag cache and the conversation clusterer, so every run starts cold."""
+    from pipeline.tagcache import TagCache
+
+    enricher.cache = TagCache(enricher.cache.size)
+    if enricher.conversations is not None:
+        enricher.conversations = type(enricher.conversations)()
+
+
+async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: float,
+                            bootstrap: str) -> dict[str, float]:
+    """Produce ``raw`` (at ``rate`` posts/s, 0 = at once) and poll ClickHouse until all are stored."""
+    from connectors.producer import PostProducer
+    from pipeline import metrics as M
+    from pipeline import topics as T
+    from pipeline.settings import topic_name
+
+    loop = asyncio.get_running_loop()
+    repo = await worker.repository()
+    sent_at: dict[str, float] = {}
+
+    def produce() -> None:
+        topic = topic_name(settings, T.RAW_POSTS)
+        with PostProducer(bootstrap, linger_ms=5) as producer:
+            start = time.monotonic()
+            for i, post in enumerate(raw):
+                sent_at[post.id] = time.time()
+                producer.send(post, topic=topic)
+                if rate > 0:
+                    ahead = (i + 1) / rate - (time.monotonic() - start)
+                    if ahead > 0:
+                        time.sleep(ahead)
+            producer.flush(120)
+
+    wanted = {p.id for p in raw}
+    before = (_hist(M.ENRICH_BATCH_POSTS), _hist(M.SINK_BATCH_POSTS))
+    vmax = await loop.run_in_executor(None, repo.ch.query, "SELECT max(_version) AS v FROM posts")
+    last = int(vmax[0]["v"] or 0)
+    t_start, c_start = time.time(), time.process_time()
+    producing = loop.run_in_executor(None, produce)
+    seen: dict[str, float] = {}
+    while len(seen) < len(raw) and time.time() - t_start < 1800:
+        rows = await loop.run_in_executor(None, repo.ch.query,
+                                          "SELECT id FROM posts WHERE _version > {v:UInt64}", {"v": last})
+        now = time.time()
+        for r in rows:
+            if r["id"] in wanted:
+                seen.setdefault(r["id"], now)
+        vmax = await loop.run_in_executor(None, repo.ch.query, "SELECT max(_version) AS v FROM posts")
+        last = max(last, int(vmax[0]["v"] or 0) - 5_000_000)  # re-read the last 5 s of inserts
+        await asyncio.sleep(0.2)
+    await producing
+    cpu = (time.process_time() - c_start) * 1000 / len(raw)  # includes this producer and the polling
+    lat = sorted(seen[i] - sent_at[i] for i in seen if i in sent_at)
+    return {
+        "e2e_cpu_1k": cpu,
+        "enrich_batch_mean": _batch_mean(M.ENRICH_BATCH_POSTS, before[0]),
+        "sink_batch_mean": _batch_mean(M.SINK_BATCH_POSTS, before[1]),
+        "e2e_posts_s": len(seen) / (max(seen.values()) - t_start),
+        "p50_latency_s": statistics.median(lat),
+        "p99_latency_s": lat[int(0.99 * (len(lat) - 1))],
+        "stored": len(seen),
+    }
+
+
+def _hist(h: Any) -> tuple[float, float]:
+    """(count, sum) of a Prometheus histogram so far."""
+    samples = [s for m in h.collect() for s in m.samples]
+    return (sum(s.value for s in samples if s.name.endswith("_count")),
+            sum(s.value for s in samples if s.name.endswith("_sum")))
+
+
+def _batch_mean(h: Any, before: tuple[float, float]) -> float:
+    count, total = _hist(h)
+    return (total - before[1]) / max(1.0, count - before[0])
+
+
+def _report(name: str, r: dict[str, float], n: int, settings: Any) -> None:
+    typer.echo(f"[{name}] posts: {n}  stored: {int(r['stored'])}  embedder: {settings.embedder}  "
+               f"batch_max: {settings.batch_max}  firehose: {settings.firehose}")
     typer.echo(f"bare tagging:        {r['tagging_posts_s']:8.0f} posts/s")
     typer.echo(f"end to end (Kafka -> tags -> ClickHouse): {r['e2e_posts_s']:8.0f} posts/s")
+    typer.echo(f"CPU-seconds per 1,000 posts: tagging {r['tagging_cpu_1k']:.2f}, end to end {r['e2e_cpu_1k']:.2f} "
+               "(whole process, all threads, the benchmark's own producer included)")
+    typer.echo(f"mean batch: enrich {r['enrich_batch_mean']:.0f} messages, sink {r['sink_batch_mean']:.0f} posts")
     typer.echo(f"produce -> queryable latency: p50 {r['p50_latency_s']:.2f} s  p99 {r['p99_latency_s']:.2f} s")
+    if "half_rate_posts_s" in r:
+        typer.echo(f"  at half the sustained rate ({r['half_rate_posts_s']:.0f} posts/s): "
+                   f"p50 {r['half_p50_latency_s']:.2f} s  p99 {r['half_p99_latency_s']:.2f} s")
     typer.echo(
-        f"e2e_posts_s={r['e2e_posts_s']:.0f} tagging_posts_s={r['tagging_posts_s']:.0f} "
+        f"mix={name.replace(' ', ',')} e2e_posts_s={r['e2e_posts_s']:.0f} tagging_posts_s={r['tagging_posts_s']:.0f} "
         f"overhead_ratio={r['tagging_posts_s'] / r['e2e_posts_s']:.2f} "
+        f"cpu_overhead_ratio={r['e2e_cpu_1k'] / r['tagging_cpu_1k']:.2f} "
         f"p50_latency_s={r['p50_latency_s']:.2f} p99_latency_s={r['p99_latency_s']:.2f}"
+        + (f" half_rate_p99_latency_s={r['half_p99_latency_s']:.2f}" if "half_rate_posts_s" in r else "")
     )

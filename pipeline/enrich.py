@@ -1,7 +1,8 @@
 """The tagging stage as a plain object: a batch of RawPosts in, EnrichedPosts out.
 
 One encoder pass per batch feeds topics, conversations, near-duplicates and the sentiment
-head. Components are passed in (defaults built from settings by :func:`build_enricher`), so
+head; texts seen before (reposts, copies) reuse their tags from a :class:`TagCache`, and in
+firehose mode posts that mention no tracked brand skip the encoder altogether. Components are passed in (defaults built from settings by :func:`build_enricher`), so
 tests use a fake embedder and the Faust agent only schedules batches on an executor.
 """
 
@@ -11,8 +12,10 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from models.base import (
     BrandHit,
@@ -26,8 +29,11 @@ from models.base import (
 )
 from pipeline.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.settings import Settings
+from pipeline.tagcache import CachedTags, TagCache
 
 log = logging.getLogger(__name__)
+
+UNSCORED = SentimentResult(label="unscored", score=0.0, confidence=0.0)
 
 TargetedFn = Callable[[str, list[BrandHit], Callable[[list[str]], list[tuple[str, float]]]], dict[str, tuple[str, float]]]
 
@@ -44,6 +50,8 @@ class Enricher:
     conversations: Any | None = None  # models.conversations.ConversationClusterer
     dedup: Any | None = None  # models.dedup.DuplicateIndex
     targeted: TargetedFn | None = None  # models.brands.targeted.brand_sentiments
+    cache: TagCache = field(default_factory=TagCache)
+    firehose: bool = False  # expensive tags only for posts that mention a tracked brand
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -64,37 +72,71 @@ class Enricher:
 
     def _enrich(self, posts: Sequence[RawPost], lineage: Sequence[tuple[int, int]] | None) -> list[EnrichedPost]:
         texts = [p.text for p in posts]
-        detected = self.langid.identify(texts)
-        langs = [p.lang or d for p, d in zip(posts, detected, strict=True)]
+        cached = [self.cache.get(t) for t in texts]
+        langs = self._languages(posts, cached)
         inputs = [
             PostInput(text=p.text, lang=lang, author_handle=p.author.handle, author_id=p.author.id, source=p.source)
             for p, lang in zip(posts, langs, strict=True)
         ]
         hits = self.brands.match(inputs)
-        encoded = self.embedder.encode(texts)
-        sentiments = self.sentiment.score(texts, encoded, langs)
-        topic_tags = self.topics.tag(encoded.embeddings)
+        tags = self._expensive_tags(posts, cached, hits, langs)
+        tagged = [i for i, t in enumerate(tags) if t is not None]
         conv_ids: list[str | None] = [None] * len(posts)
-        if self.conversations is not None:
-            conv_ids = list(self.conversations.assign(encoded.embeddings, texts, [p.created_at for p in posts]))
         dups: list[str | None] = [None] * len(posts)
-        if self.dedup is not None:
-            dups = list(self.dedup.check_batch([p.id for p in posts], texts, encoded.embeddings,
-                                               [p.repost_of_post for p in posts]))
+        if tagged:
+            vectors = np.stack([t.embedding for t in tags if t is not None])
+            sub_texts = [texts[i] for i in tagged]
+            if self.conversations is not None:
+                assigned = self.conversations.assign(vectors, sub_texts, [posts[i].created_at for i in tagged])
+                for i, c in zip(tagged, assigned, strict=True):
+                    conv_ids[i] = c
+            if self.dedup is not None:
+                found = self.dedup.check_batch([posts[i].id for i in tagged], sub_texts, vectors,
+                                               [posts[i].repost_of_post for i in tagged])
+                for i, d in zip(tagged, found, strict=True):
+                    dups[i] = d
         out: list[EnrichedPost] = []
         for i, post in enumerate(posts):
-            dup = dups[i]
-            mentions = self._mentions(post.text, hits[i], sentiments[i], langs[i])
+            t = tags[i]
+            s = t.sentiment if t is not None else UNSCORED
             part, off = lineage[i] if lineage else (-1, -1)
-            s = sentiments[i]
             out.append(EnrichedPost(
-                post=post, brands=mentions,
-                sentiment=Sentiment(label=s.label, score=s.score, confidence=s.confidence, model=self.sentiment.name),  # type: ignore[arg-type]
-                topics=[TopicTag(topic_id=t, score=sc) for t, sc in topic_tags[i]],
-                language=langs[i] or "und", duplicate_of=dup, conversation_id=conv_ids[i],
+                post=post, brands=self._mentions(post.text, hits[i], s, langs[i]),
+                sentiment=Sentiment(label=s.label, score=s.score, confidence=s.confidence,  # type: ignore[arg-type]
+                                    model=self.sentiment.name if t is not None else "firehose"),
+                topics=[TopicTag(topic_id=tid, score=sc) for tid, sc in (t.topics if t else [])],
+                language=langs[i] or "und", duplicate_of=dups[i], conversation_id=conv_ids[i],
                 kafka_partition=part, kafka_offset=off,
             ))
         return out
+
+    def _languages(self, posts: Sequence[RawPost], cached: Sequence[CachedTags | None]) -> list[str]:
+        """The post's own language, else the cached text's, else language id (cheap)."""
+        todo = [i for i, (p, c) in enumerate(zip(posts, cached, strict=True)) if not p.lang and c is None]
+        detected = dict(zip(todo, self.langid.identify([posts[i].text for i in todo]), strict=True)) if todo else {}
+        return [p.lang or (c.lang if c is not None else detected[i]) for i, (p, c) in enumerate(zip(posts, cached, strict=True))]
+
+    def _expensive_tags(self, posts: Sequence[RawPost], cached: Sequence[CachedTags | None],
+                        hits: Sequence[list[BrandHit]], langs: Sequence[str]) -> list[CachedTags | None]:
+        """Encoder, sentiment and topics once per distinct uncached text (in firehose mode only
+        for posts that mention a brand); ``None`` where a post gets the cheap tags only."""
+        todo: dict[str, int] = {}  # cache key -> first post that needs it
+        for i, (p, c) in enumerate(zip(posts, cached, strict=True)):
+            if c is None and (hits[i] or not self.firehose):
+                todo.setdefault(self.cache.key(p.text), i)
+        if not todo:
+            return list(cached)
+        first = list(todo.values())
+        texts = [posts[i].text for i in first]
+        encoded = self.embedder.encode(texts)
+        sentiments = self.sentiment.score(texts, encoded, [langs[i] for i in first])
+        topic_tags = self.topics.tag(encoded.embeddings)
+        fresh: dict[str, CachedTags] = {}
+        for j, (key, i) in enumerate(todo.items()):
+            fresh[key] = CachedTags(embedding=encoded.embeddings[j], sentiment=sentiments[j],
+                                    topics=list(topic_tags[j]), lang=langs[i])
+            self.cache.put(posts[i].text, fresh[key])
+        return [c if c is not None else fresh.get(self.cache.key(p.text)) for p, c in zip(posts, cached, strict=True)]
 
     def _mentions(self, text: str, hits: list[BrandHit], post_sent: SentimentResult, lang: str | None) -> list[BrandMention]:
         per_brand: dict[str, tuple[str, float]] = {}
@@ -138,4 +180,6 @@ def build_enricher(settings: Settings, embedder_name: str | None = None) -> Enri
         conversations=ConversationClusterer(id_prefix=f"conv-{uuid.uuid4().hex[:6]}-"),
         dedup=DuplicateIndex(),
         targeted=brand_sentiments,
+        cache=TagCache(settings.tag_cache_size),
+        firehose=settings.firehose,
     )

@@ -112,3 +112,36 @@ def write_sample(path: Path, spec: SampleSpec = SampleSpec(), start: datetime | 
             fh.write(json.dumps(p) + "\n")
     path.with_suffix(".truth.json").write_text(json.dumps(truth, indent=2))
     return truth
+
+
+_WORDS = [
+    "morning", "coffee", "match", "album", "recipe", "weekend", "garden", "train", "city", "river", "movie",
+    "podcast", "sunset", "lunch", "project", "meeting", "concert", "book", "rain", "market", "bike", "school",
+]
+
+
+def mixed(posts: int, reposts: float, relevant: float, seed: int = 11) -> list[dict[str, Any]]:
+    """A stream shaped like a firehose: ``relevant`` of the posts mention a demo brand, and
+    ``reposts`` of all posts copy an earlier post (``RT @author: text``). Every original text is
+    distinct (a numbered tail), so only real copies can reuse tags."""
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    authors = [(f"u{i}", f"user{i}", int(rng.lognormvariate(4.5, 1.5))) for i in range(2000)]
+    rows: list[dict[str, Any]] = []
+    for i in range(posts):
+        t = start + timedelta(seconds=i * 0.05)
+        author = rng.choice(authors)
+        if rows and rng.random() < reposts:
+            orig = rng.choice(rows[-500:])
+            row = _post(f"mx{i}", t, f"RT @{orig['author']['handle']}: {orig['text']}", author, rng)
+            row["repost_of_author"] = orig["author"]["id"]
+        elif rng.random() < relevant:
+            brand = rng.choice(list(_BRAND_NAMES))
+            tmpl = rng.choices([_POSITIVE, _NEUTRAL, _NEGATIVE], weights=[4, 4, 1.5])[0]
+            text = f"{rng.choice(tmpl).format(b=rng.choice(_BRAND_NAMES[brand]))} ({rng.choice(_WORDS)} {i})"
+            row = _post(f"mx{i}", t, text, author, rng)
+        else:
+            text = f"{rng.choice(_OTHER)} {' '.join(rng.sample(_WORDS, 3))} {i}"
+            row = _post(f"mx{i}", t, text, author, rng)
+        rows.append(row)
+    return rows

@@ -17,7 +17,7 @@ SCHEMA_VERSION = 1
 MAX_TEXT_CHARS = 100_000
 """Posts longer than this are rejected (dead-lettered), not truncated silently."""
 
-SentimentLabel = Literal["negative", "neutral", "positive", "unsupported"]
+SentimentLabel = Literal["negative", "neutral", "positive", "unsupported", "unscored"]
 AlertKind = Literal["negative_spike", "rising_voice", "trending_conversation"]
 SubjectKind = Literal["brand", "topic", "brand_topic", "author", "conversation"]
 Severity = Literal["info", "warning", "critical"]

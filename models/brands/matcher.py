@@ -100,6 +100,7 @@ def make_nlp() -> Language:
     return nlp
 
 
+_WORD_RUN = re.compile(r"\w{2,}")
 _TAG_HEAD = re.compile(r"[#@]\w+(?=[^\w\s@])")
 _NON_WORD = re.compile(r"[^\w\s]")
 
@@ -209,6 +210,26 @@ class SpacyBrandMatcher:
         self._has_anchor_wild = bool(self._anchor_guards or self._anchor_prefixes)
         self._prefix_cache: dict[int, bool] = {}  # NORM hash -> starts with an anchor prefix
         self._initial_strings = len(self._nlp.vocab.strings)
+        self._needles = self._anchor_needles()
+
+    def _anchor_needles(self) -> re.Pattern[str] | None:
+        """A regex that finds, in a post's :func:`fold`-ed text, a word every anchor pattern
+        needs (its longest word run). A post with no hit can touch no brand, so it skips the
+        spaCy tokenizer, the costliest step on a firehose. ``None`` when some brand is always
+        evaluated or an anchor has no such word (every post is then tokenized)."""
+        if self._always:
+            return None
+        needles: set[str] = set()
+        for pidx, users in enumerate(self._users):
+            if not users:
+                continue
+            runs = [r for norm in self._keys_of[pidx] for r in _WORD_RUN.findall(norm)]
+            if not runs:
+                return None
+            needles.add(max(runs, key=len))
+        if not needles:
+            return None
+        return re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
 
     def _pattern(self, text: str, wildcards: bool) -> int:
         """Index of the (shared) compiled pattern for ``text``."""
@@ -308,12 +329,12 @@ class SpacyBrandMatcher:
     def match(self, posts: Sequence[PostInput]) -> list[list[BrandHit]]:
         """Brand hits of each post, sorted by position; one hit per brand span (longest wins)."""
         texts = [p.text or "" for p in posts]
-        out = [
-            self._match_doc(doc, post)
-            for doc, post in zip(
-                self._nlp.pipe(texts, batch_size=self.batch_size), posts, strict=True
-            )
-        ]
+        needles = self._needles
+        todo = [i for i, t in enumerate(texts) if needles is None or needles.search(fold(t))]
+        out: list[list[BrandHit]] = [[] for _ in texts]
+        docs = self._nlp.pipe([texts[i] for i in todo], batch_size=self.batch_size)
+        for i, doc in zip(todo, docs, strict=True):
+            out[i] = self._match_doc(doc, posts[i])
         if len(self._nlp.vocab.strings) - self._initial_strings > self.max_strings:
             self._compile()
         return out

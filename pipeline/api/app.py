@@ -39,6 +39,7 @@ from pipeline.api.params import (
     pick_interval,
     time_range,
 )
+from pipeline.schema import AlertKind, SentimentLabel, Severity
 from pipeline.settings import Settings
 from pipeline.storage.backend import StorageError
 
@@ -54,9 +55,7 @@ LATENCY = Histogram("hypermicro_api_request_duration_seconds", "API request late
                     ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10))
 
 RepoProvider = Callable[[], Any] | Callable[[], Awaitable[Any]]
-Sentiment = Literal["negative", "neutral", "positive", "unsupported"]
-AlertKind = Literal["negative_spike", "rising_voice", "trending_conversation"]
-Severity = Literal["info", "warning", "critical"]
+Sentiment = SentimentLabel
 Interval = Literal["1m", "5m", "15m", "1h", "6h", "1d"]
 Window = Literal["15m", "1h", "6h", "24h"]
 IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN)]

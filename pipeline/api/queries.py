@@ -14,14 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
 from pipeline.api.params import Cursor, TimeRange
+from pipeline.schema import SentimentLabel
 from pipeline.storage.backend import ClickHouse, utc_now
 
-SENTIMENTS = ("negative", "neutral", "positive", "unsupported")
+SENTIMENTS: tuple[str, ...] = get_args(SentimentLabel)
 _LATEST_TABLES = {"mention_minute", "conversation_minute"}
 
 
@@ -85,48 +86,67 @@ def iso(dt: datetime) -> str:
 
 
 # -- brands ----------------------------------------------------------------------------------
+_BRAND_COUNTS = """
+SELECT subject, t, sentiment, sum(n) AS n
+FROM (
+    SELECT subject, {bucket_minute} AS t, sentiment, uniqExactMerge(posts) AS n
+    FROM mention_minute
+    WHERE kind = 'brand' AND has({ids:Array(String)}, subject)
+      AND minute >= {start:DateTime} AND minute < {end:DateTime}
+      AND NOT (minute >= {hour_start:DateTime} AND minute < {hour_end:DateTime})
+    GROUP BY subject, t, sentiment
+    UNION ALL
+    SELECT subject, {bucket_hour} AS t, sentiment, uniqExactMerge(posts) AS n
+    FROM mention_hour
+    WHERE kind = 'brand' AND has({ids:Array(String)}, subject)
+      AND hour >= {hour_start:DateTime} AND hour < {hour_end:DateTime}
+    GROUP BY subject, t, sentiment
+)
+GROUP BY subject, t, sentiment
+"""
+
+
+def brand_counts(ch: ClickHouse, ids: Sequence[str], rng: TimeRange, step: int = 0) -> list[dict[str, Any]]:
+    """Mentions per brand, bucket start ``t`` (epoch s; 0 when ``step`` is 0) and sentiment toward
+    the brand, deduplicated by post id.
+
+    Whole hours come from the hourly rollup, the partial hours at the edges from the per-minute
+    table (a post lies in one minute, so the parts add up exactly); buckets finer than an hour
+    read minutes only.
+    """
+    hour_start = -(-int(rng.start.timestamp()) // 3600) * 3600
+    hour_end = int(rng.end.timestamp()) // 3600 * 3600
+    if step % 3600 or hour_end <= hour_start:
+        hour_start = hour_end = 0  # no hour part
+    def bucket(col: str) -> str:
+        return f"intDiv(toUInt32({col}), {step}) * {step}" if step else "toUInt32(0)"
+
+    sql = _BRAND_COUNTS.replace("{bucket_minute}", bucket("minute")).replace("{bucket_hour}", bucket("hour"))
+    return ch.query(sql, {"ids": list(ids), "start": rng.start, "end": rng.end,
+                          "hour_start": datetime.fromtimestamp(hour_start, UTC),
+                          "hour_end": datetime.fromtimestamp(hour_end, UTC)})
+
+
 def brand_mentions(ch: ClickHouse, ids: Sequence[str], rng: TimeRange) -> dict[str, dict[str, int]]:
     """Mentions per brand and sentiment (brand-targeted) in a range, deduplicated by post id."""
-    rows = ch.query(
-        """
-        SELECT subject, sentiment, sum(n) AS n
-        FROM (
-            SELECT subject, sentiment, minute, uniqExactMerge(posts) AS n
-            FROM mention_minute
-            WHERE kind = 'brand' AND has({ids:Array(String)}, subject)
-              AND minute >= {start:DateTime} AND minute < {end:DateTime}
-            GROUP BY subject, sentiment, minute
-        )
-        GROUP BY subject, sentiment
-        """,
-        {"ids": list(ids), "start": rng.start, "end": rng.end},
-    )
     out: dict[str, dict[str, int]] = {i: {} for i in ids}
-    for r in rows:
+    for r in brand_counts(ch, ids, rng):
         out.setdefault(r["subject"], {})[r["sentiment"]] = int(r["n"])
     return out
 
 
 def brand_overview(ch: ClickHouse, brand: Brand, rng: TimeRange, step: int) -> dict[str, Any]:
     """Volume and sentiment per bucket, totals, and share of voice against configured competitors."""
-    rows = ch.query(
-        """
-        SELECT intDiv(toUInt32(minute), {step:UInt32}) * {step:UInt32} AS t, sentiment, sum(n) AS n
-        FROM (
-            SELECT minute, sentiment, uniqExactMerge(posts) AS n
-            FROM mention_minute
-            WHERE kind = 'brand' AND subject = {brand:String}
-              AND minute >= {start:DateTime} AND minute < {end:DateTime}
-            GROUP BY minute, sentiment
-        )
-        GROUP BY t, sentiment
-        ORDER BY t
-        """,
-        {"step": step, "brand": brand.id, "start": rng.start, "end": rng.end},
-    )
+    ids = [brand.id, *[c for c in brand.competitors if c != brand.id]]
+    rows = brand_counts(ch, ids, rng, step)
     counts: dict[int, dict[str, int]] = {}
+    per: dict[str, dict[str, int]] = {i: {} for i in ids}
     for r in rows:
-        counts.setdefault(_epoch(r["t"]), {})[r["sentiment"]] = int(r["n"])
+        n = int(r["n"])
+        bucket = per.setdefault(r["subject"], {})
+        bucket[r["sentiment"]] = bucket.get(r["sentiment"], 0) + n
+        if r["subject"] == brand.id:
+            counts.setdefault(_epoch(r["t"]), {})[r["sentiment"]] = n
     first = int(rng.start.timestamp()) // step * step
     series: list[dict[str, Any]] = []
     for t in range(first, int(rng.end.timestamp()), step):
@@ -140,8 +160,6 @@ def brand_overview(ch: ClickHouse, brand: Brand, rng: TimeRange, step: int) -> d
         })
     totals = {s: sum(p[s] for p in series) for s in SENTIMENTS}
     total = sum(totals.values())
-    ids = [brand.id, *[c for c in brand.competitors if c != brand.id]]
-    per = brand_mentions(ch, ids, rng)
     grand = sum(sum(v.values()) for v in per.values())
     sov = []
     for bid in ids:

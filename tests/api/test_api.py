@@ -57,6 +57,20 @@ def test_overview_series_totals_and_share_of_voice(client: TestClient) -> None:
     assert sov["acme"]["share"] == pytest.approx(11 / 17, abs=1e-4)
 
 
+def test_overview_over_partial_hours_adds_minute_edges_to_whole_hours(client: TestClient) -> None:
+    """Whole hours come from the hourly rollup, partial hours from minutes: the sum is exact."""
+    o = get(client, "/brands/acme/overview", interval="1h", **{"from": "2026-03-02T10:21:00Z", "to": "2026-03-02T11:12:00Z"})
+    assert [(p["t"], p["total"], p["negative"], p["positive"], p["neutral"]) for p in o["series"]] == [
+        ("2026-03-02T10:00:00Z", 7, 4, 2, 1),  # a2-a7 and x1 (a1 at 10:20 is before the range)
+        ("2026-03-02T11:00:00Z", 1, 0, 1, 0),  # a8 at 11:10; a9 at 11:12 is at the exclusive end
+    ]
+    wide = get(client, "/brands/acme/overview", interval="6h", **{"from": "2026-03-02T09:30:00Z", "to": "2026-03-02T11:30:00Z"})
+    assert wide["totals"]["mentions"] == 11 and wide["totals"]["negative"] == 5
+    assert {r["brand"]: r["mentions"] for r in wide["share_of_voice"]} == {"acme": 11, "rival": 6}
+    fine = get(client, "/brands/acme/overview", interval="15m", **RANGE)
+    assert sum(p["total"] for p in fine["series"]) == 11
+
+
 def test_overview_defaults_end_at_newest_data(client: TestClient) -> None:
     o = get(client, "/brands/acme/overview")
     assert o["to"] == "2026-03-02T11:15:00Z" and o["from"] == "2026-03-01T11:15:00Z"

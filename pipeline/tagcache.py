@@ -1,0 +1,78 @@
+"""Reuse the expensive tags of a text already seen: reposts and copy-pastes cost no encoder pass.
+
+Real streams carry many reposts and verbatim copies (about a fifth of the Apple DFE stream
+starts with ``RT``). Their text, once normalised, is the original's, so the encoder output,
+post-level sentiment, topics and language are the original's too. The cache is an LRU keyed
+on the normalised text; brand matching and everything keyed on the post (id, author, time)
+still runs for every post.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.base import SentimentResult
+
+_REPOST_PREFIX = re.compile(r"^(?:\s*(?:rt|repost(?:ed)?|via)\s*@\w+\s*:?\s*)+", re.IGNORECASE)
+_URL = re.compile(r"https?://\S+")
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """The text a repost shares with its original: no ``RT @x:`` prefix, no links, folded case
+    and whitespace."""
+    t = _REPOST_PREFIX.sub("", text)
+    t = _URL.sub(" ", t)
+    return _SPACE.sub(" ", t).strip().casefold()
+
+
+@dataclass(frozen=True)
+class CachedTags:
+    """What the expensive pass produced for one text."""
+
+    embedding: np.ndarray
+    sentiment: SentimentResult
+    topics: list[tuple[str, float]]
+    lang: str
+
+
+class TagCache:
+    """Bounded LRU of :class:`CachedTags` by normalised text (``size`` 0 disables it)."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._items: OrderedDict[str, CachedTags] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, text: str) -> str:
+        """Texts with one key share tags: the normalised text, or the exact text when off."""
+        return normalise(text) if self.size > 0 else text
+
+    def get(self, text: str) -> CachedTags | None:
+        if self.size <= 0:
+            return None
+        key = normalise(text)
+        item = self._items.get(key)
+        if item is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return item
+
+    def put(self, text: str, tags: CachedTags) -> None:
+        if self.size <= 0:
+            return
+        key = normalise(text)
+        self._items[key] = tags
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
