@@ -22,6 +22,7 @@ import orjson
 
 from pipeline import metrics as M
 from pipeline import topics as T
+from pipeline.bounds import Bounds
 from pipeline.processing import DlqLimit, DlqLimitExceeded, PoisonMessage, dead_letter, decode_post
 from pipeline.processing import dumps as dump_model
 from pipeline.schema import EnrichedPost, RawPost
@@ -65,6 +66,7 @@ class Worker:
         self._repo: Any = None
         self._detector: Any = None
         self.dlq_limit = DlqLimit(settings.dlq_max_invalid_ratio, settings.dlq_max_consecutive)
+        self.bounds = Bounds.from_settings(settings)
         self._wire()
 
     def declare_topics(self) -> list[str]:
@@ -172,7 +174,7 @@ class Worker:
         for ev in events:
             msg = ev.message
             try:
-                post = decode_post(ev.value)
+                post = decode_post(ev.value, self.bounds)
             except PoisonMessage as exc:
                 self.dlq_limit.record(False)
                 letter = dead_letter(ev.value, msg.key, msg.topic, msg.partition, msg.offset, exc)
