@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     # --- Alerts
     webhook_url: str | None = Field(None, description="Generic webhook receiving every alert as JSON.")
     webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key for the X-Hypermicro-Signature header.")
+    webhook_allow_unsigned: bool = Field(False, description="Allow webhook alerts without webhook_secret (unsigned); off: delivery refuses to start.")
     slack_webhook_url: SecretStr = Field(SecretStr(""), description="Slack incoming-webhook URL.")
     smtp_host: str | None = Field(None, description="SMTP host for e-mail alerts.")
     smtp_port: int = Field(25, description="SMTP port.")
