@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.bounds import DEFAULT_BOUNDS, Bounds
 from pipeline.schema import RawPost
 
 
@@ -151,6 +152,8 @@ class Connector(ABC, Generic[SpecT]):
 
     name: ClassVar[str] = ""
     spec_class: ClassVar[type[ConnectorSpec]] = ConnectorSpec
+    bounds: Bounds = DEFAULT_BOUNDS
+    """Bounds every post must meet (:mod:`pipeline.bounds`); the runner sets them from its options."""
 
     def __init__(self, spec: SpecT) -> None:
         self.spec = spec

@@ -388,6 +388,7 @@ def run_connector(
                           options.partitions)
         sink = PostProducer(options.bootstrap, topic=options.topic)
     restore = _install_signals(stop)
+    connector.bounds = Bounds.from_settings(options)
     log.info("connector %s starting with %s", connector.name, connector.spec.safe_dump())
     result = RunResult()
     try:
