@@ -15,6 +15,10 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+API_REQUEST_TIMEOUT_S = 30.0
+"""The API's requests are a URL and at most 64 kB: 30 s is ample even on a poor link."""
+API_MAX_CONNECTIONS = 256
+
 
 def deadline_protocol(request_timeout_s: float) -> type[H11Protocol]:
     """An h11 protocol class closing connections whose request is not complete in time."""
@@ -49,8 +53,13 @@ def deadline_protocol(request_timeout_s: float) -> type[H11Protocol]:
     return DeadlineProtocol
 
 
+def limits(request_timeout_s: float, max_connections: int) -> dict[str, Any]:
+    """uvicorn options: request deadlines, a connection cap and a short keep-alive."""
+    return {"http": deadline_protocol(request_timeout_s), "limit_concurrency": max_connections,
+            "timeout_keep_alive": 5}
+
+
 def server_config(app: Any, host: str, port: int, *, request_timeout_s: float, max_connections: int,
                   **kwargs: Any) -> uvicorn.Config:
-    """A uvicorn config with request deadlines, a connection cap and a short keep-alive."""
-    return uvicorn.Config(app, host=host, port=port, http=deadline_protocol(request_timeout_s),
-                          limit_concurrency=max_connections, timeout_keep_alive=5, **kwargs)
+    """A uvicorn config with :func:`limits`."""
+    return uvicorn.Config(app, host=host, port=port, **limits(request_timeout_s, max_connections), **kwargs)
