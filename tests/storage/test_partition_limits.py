@@ -33,7 +33,8 @@ def ch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ClickHouse]:
         backend: ClickHouse = ChdbBackend(tmp_path / "chdb", "hypermicro")
     else:
         host, port = request.getfixturevalue("clickhouse_server")
-        backend = DriverBackend(host, port, "hm_test_" + uuid.uuid4().hex[:8])
+        # Dropping 900 parts takes a while on a busy 18.16 server: a generous socket timeout.
+        backend = DriverBackend(host, port, "hm_test_" + uuid.uuid4().hex[:8], send_receive_timeout=300)
     migrate(backend)
     yield backend
     if request.param == "server":
