@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaProducer
 
 from pipeline.storage.backend import ChdbBackend
-from tests.integration.harness import read_topic, start_worker, stop_worker
+from tests.integration.harness import read_topic, start_worker, stop_worker, wait_until
 from tests.integration.test_resilience import drain, fast_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -67,3 +67,37 @@ def test_hostile_dates_and_sizes_never_stop_the_worker(kafka_bootstrap: str, nam
     big = by_id["big"]
     assert big["error_type"] == "too_large" and big["original_size"] == len(bad["big"])
     assert big["original_sha256"] == hashlib.sha256(bad["big"]).hexdigest()
+
+
+def test_future_dated_posts_mid_replay_do_not_silence_the_planted_spike(kafka_bootstrap: str, namespace: str,
+                                                                         tmp_path: Path) -> None:
+    """Finding 2: four posts dated 2100 (one per partition) in the middle of a replay used to
+    move the detector's clock so the planted spike raised no alert. They are now dead-lettered
+    at the door and the spike alerts once."""
+    from connectors.producer import PostProducer, ensure_topics
+    from pipeline.sample import SampleSpec, generate
+
+    posts, truth = generate(SampleSpec(posts=2000, spike_posts=150))
+    raw_topic = f"{namespace}.social.posts.raw"
+    env = fast_env(namespace, tmp_path, kafka_bootstrap, HYPERMICRO_DETECT_INTERVAL_S="2")
+    ensure_topics(kafka_bootstrap, [raw_topic], 4)
+    proc = start_worker(env, tmp_path / "worker.log")
+    try:
+        with PostProducer(kafka_bootstrap) as producer:
+            for i, p in enumerate(posts):
+                producer.send_raw(p["id"].encode(), json.dumps(p).encode(), topic=raw_topic)
+                if i == len(posts) // 3:
+                    for part in range(4):
+                        future = {**p, "id": f"future{part}", "created_at": "2100-01-01T00:00:00Z"}
+                        producer.kafka.send(raw_topic, key=b"f", value=json.dumps(future).encode(), partition=part)
+            producer.flush(60)
+        drain(kafka_bootstrap, namespace, timeout=300)
+        wait_until(lambda: bool(read_topic(kafka_bootstrap, f"{namespace}.social.alerts", timeout_ms=1000)),
+                   timeout=90, what="the spike alert")
+        assert proc.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+    finally:
+        stop_worker(proc)
+    alerts = [json.loads(m.value) for m in read_topic(kafka_bootstrap, f"{namespace}.social.alerts")]
+    letters = [json.loads(m.value) for m in read_topic(kafka_bootstrap, f"{namespace}.social.posts.dlq")]
+    assert [a["subject"]["id"] for a in alerts] == [truth["spike"]["brand"]]
+    assert len(letters) == 4 and all(d["error_type"] == "out_of_bounds" for d in letters)
