@@ -23,7 +23,14 @@ import orjson
 from pipeline import metrics as M
 from pipeline import topics as T
 from pipeline.bounds import Bounds
-from pipeline.processing import DlqLimit, DlqLimitExceeded, PoisonMessage, dead_letter, decode_post
+from pipeline.processing import (
+    MAX_DLQ_KEY_BYTES,
+    DlqLimit,
+    DlqLimitExceeded,
+    PoisonMessage,
+    dead_letter,
+    decode_post,
+)
 from pipeline.processing import dumps as dump_model
 from pipeline.schema import EnrichedPost, RawPost
 from pipeline.settings import Settings, topic_name
@@ -180,7 +187,8 @@ class Worker:
                 letter = dead_letter(ev.value, msg.key, msg.topic, msg.partition, msg.offset, exc)
                 log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, exc)
                 M.DLQ_MESSAGES.labels(exc.error_type).inc()
-                pending.append(await self.dlq.send(key=msg.key, value=dump_model(letter)))
+                key = msg.key[:MAX_DLQ_KEY_BYTES] if msg.key else msg.key  # a huge key must not sink the DLQ
+                pending.append(await self.dlq.send(key=key, value=dump_model(letter)))
                 continue
             self.dlq_limit.record(True)
             good.append(post)

@@ -43,6 +43,7 @@ def test_hostile_dates_and_sizes_never_stop_the_worker(kafka_bootstrap: str, nam
     try:
         for i, value in enumerate(months[:75] + list(bad.values()) + months[75:] + recent):
             producer.send(raw_topic, key=f"k{i}".encode(), value=value, partition=0)
+        producer.send(raw_topic, key=b"k" * 2_000_000, value=b"{not json", partition=0)  # a 2 MB key
         producer.flush(60)
         producer.close()
         drain(kafka_bootstrap, namespace, timeout=300)
@@ -56,7 +57,10 @@ def test_hostile_dates_and_sizes_never_stop_the_worker(kafka_bootstrap: str, nam
         years = ch.query("SELECT min(toYear(created_at)) AS lo, max(toYear(created_at)) AS hi FROM posts")[0]
     finally:
         ch.close()
-    assert stored["n"] + len(letters) == 150 + 20 + len(bad)  # every message accounted for
+    assert stored["n"] + len(letters) == 150 + 20 + len(bad) + 1  # every message accounted for
+    (junk,) = [d for d in letters if d["error_type"] == "invalid_json"]
+    assert len(base64.b64decode(junk["key_b64"])) == 1024  # the key is kept as a prefix, the letter fits
+    letters.remove(junk)
     assert stored["n"] == 170 and stored["months"] >= 150
     assert (years["lo"], years["hi"]) == (2000, now.year)  # nothing clamped to 1970 or 2106
     by_id = {json.loads(base64.b64decode(d["original_b64"]) or b"{}").get("id") if not d["truncated"] else "big": d
