@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -201,6 +202,32 @@ class HttpClient:
             finally:
                 sent.close()
             return httpx.Response(sent.status_code, headers=sent.headers, content=body, request=request)
+        raise SourceError(f"more than {MAX_REDIRECTS} redirects from {first} (redirect loop?)")
+
+    @contextmanager
+    def stream(self, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A streaming response (no total deadline, no size cap: the caller bounds each event),
+        following the same redirect policy as every other request."""
+        request = self.client.build_request(method, url, **kwargs)
+        first = request.url
+        for _ in range(MAX_REDIRECTS + 1):
+            same_origin = origin(request.url) == origin(first)
+            if not same_origin:
+                for name in _CREDENTIAL_HEADERS:
+                    request.headers.pop(name, None)
+            response = (self.client.send(request, stream=True) if same_origin
+                        else self.client.send(request, stream=True, auth=None))
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                try:
+                    request = self._redirect(request, response, first)
+                finally:
+                    response.close()
+                continue
+            try:
+                yield response
+            finally:
+                response.close()
+            return
         raise SourceError(f"more than {MAX_REDIRECTS} redirects from {first} (redirect loop?)")
 
     def _redirect(self, request: httpx.Request, response: httpx.Response, first: httpx.URL) -> httpx.Request:
