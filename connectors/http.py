@@ -281,6 +281,21 @@ class HttpClient:
         self.client.close()
 
 
+def bounded_lines(response: httpx.Response, max_line_bytes: int) -> Iterator[str]:
+    """The lines of a streaming response (without line endings), refusing a line longer than
+    ``max_line_bytes`` with :class:`SourceError` instead of buffering it without limit."""
+    buffer = b""
+    for chunk in response.iter_bytes():
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line.removesuffix(b"\r").decode("utf-8", "replace")
+        if len(buffer) > max_line_bytes:
+            raise SourceError(f"line from {response.url} longer than {max_line_bytes} bytes")
+    if buffer:
+        yield buffer.removesuffix(b"\r").decode("utf-8", "replace")
+
+
 def next_link(response: httpx.Response, rel: str = "next") -> str | None:
     """The URL of an RFC 8288 ``Link`` header relation (Mastodon, GitHub...), or ``None``."""
     link = response.links.get(rel)

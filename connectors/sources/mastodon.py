@@ -24,7 +24,7 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors import metrics
 from connectors.base import AuthError, CheckError, Connector, ConnectorSpec, SourceError, Stream
-from connectors.http import HttpClient
+from connectors.http import HttpClient, bounded_lines
 from connectors.sources._text import html_to_text
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class TimelineStream(Stream):
                 if resp.status_code >= 400:
                     raise SourceError(f"streaming API answered {resp.status_code}")
                 event, data, size = "", list[str](), 0
-                for line in resp.iter_lines():
+                for line in bounded_lines(resp, http.max_response_bytes):
                     if stop.is_set():
                         break
                     if line == "":

@@ -157,3 +157,21 @@ def test_dead_letter_of_every_size_fits_a_kafka_message() -> None:
     assert letter.truncated and letter.original_size == len(raw)
     assert letter.original_sha256 == hashlib.sha256(raw).hexdigest()
     assert base64.b64decode(letter.original_b64) == raw[:MAX_DLQ_ORIGINAL_BYTES]
+
+
+def test_streaming_lines_are_bounded() -> None:
+    from connectors.base import SourceError
+    from connectors.http import HttpClient, bounded_lines
+
+    def site(req: Request) -> Chunks:
+        if req.path == "/ok":
+            return Chunks(iter([b"event: update\r\ndata: {\"a\"", b": 1}\n\n:thump\n"]))
+        return Chunks(iter([b"data: " + b"x" * 65536] * 50))  # one 3 MB line, never ended
+
+    with FixtureServer(site) as srv:
+        http = HttpClient(srv.url, timeout_s=5)
+        with http.stream("GET", "/ok") as resp:
+            assert list(bounded_lines(resp, 1000)) == ["event: update", 'data: {"a": 1}', "", ":thump"]
+        with http.stream("GET", "/endless") as resp, pytest.raises(SourceError, match="longer than"):
+            list(bounded_lines(resp, 1_000_000))
+        http.close()
