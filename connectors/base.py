@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.bounds import DEFAULT_BOUNDS, Bounds
 from pipeline.schema import RawPost
 
 
@@ -50,7 +51,13 @@ class ConnectorSpec(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", env_prefix="HYPERMICRO_CONNECTOR_")
 
     timeout_s: float = 20.0
-    """Per-request timeout in seconds (connect and read)."""
+    """Total time allowed for one request, connect to last byte (a source dribbling bytes
+    cannot hold a request open longer)."""
+    max_response_bytes: int = 10 * 1024 * 1024
+    """A response body larger than this fails the request (the stream retries next poll)."""
+    allowed_redirect_hosts: list[str] = []
+    """Hosts (``host`` or ``host:port``) a source may redirect to besides its own origin;
+    credentials are never sent across origins."""
     max_attempts: int = 6
     """Attempts per request before the stream fails (429/5xx/timeouts/resets are retried)."""
     max_backoff_s: float = 60.0
@@ -145,6 +152,8 @@ class Connector(ABC, Generic[SpecT]):
 
     name: ClassVar[str] = ""
     spec_class: ClassVar[type[ConnectorSpec]] = ConnectorSpec
+    bounds: Bounds = DEFAULT_BOUNDS
+    """Bounds every post must meet (:mod:`pipeline.bounds`); the runner sets them from its options."""
 
     def __init__(self, spec: SpecT) -> None:
         self.spec = spec

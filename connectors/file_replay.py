@@ -12,7 +12,6 @@ Invalid records are never dropped silently: each is logged with its line number,
 
 from __future__ import annotations
 
-import base64
 import csv
 import gzip
 import io
@@ -29,7 +28,9 @@ import orjson
 from pydantic import ValidationError
 
 from connectors.producer import PostProducer
-from pipeline.schema import DeadLetter, RawPost
+from pipeline.bounds import DEFAULT_BOUNDS, Bounds, check_post
+from pipeline.processing import dead_letter
+from pipeline.schema import RawPost
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +164,14 @@ def iter_records(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | byte
                 yield lineno, raw, orjson.dumps({"__invalid__": str(exc)})
 
 
-def parse_record(record: dict[str, Any] | bytes, source: str | None = None) -> RawPost:
-    """Validate one record into a RawPost (raises ``ValidationError`` / ``ValueError``)."""
+def parse_record(record: dict[str, Any] | bytes, source: str | None = None,
+                 bounds: Bounds = DEFAULT_BOUNDS) -> RawPost:
+    """Validate one record into a RawPost within ``bounds`` (raises ``ValidationError`` /
+    ``ValueError``, including :class:`pipeline.bounds.OutOfBounds`)."""
+    return check_post(_parse(record, source), bounds)
+
+
+def _parse(record: dict[str, Any] | bytes, source: str | None) -> RawPost:
     if isinstance(record, bytes):
         if source is None:
             return RawPost.model_validate_json(record)
@@ -196,14 +203,15 @@ def replay_file(
     dlq_topic: str | None = None,
     source: str | None = None,
     flush_timeout_s: float | None = 120.0,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> ReplayStats:
     """Produce every valid post of ``path`` to ``topic``; return counts once Kafka acknowledged all.
 
     ``speed`` 0 sends as fast as possible; ``speed`` N replays N times faster than real time,
     sleeping according to the gaps between consecutive ``created_at`` values (posts older than
     the previous one are sent at once). ``limit`` caps the number of records read. Invalid
-    records are logged with their line number, counted, and dead-lettered when ``dlq_topic``
-    is set. Raises :class:`connectors.producer.DeliveryError` if Kafka rejected anything.
+    records (including posts outside ``bounds``) are logged with their line number, counted,
+    and dead-lettered when ``dlq_topic`` is set. Raises :class:`connectors.producer.DeliveryError` if Kafka rejected anything.
     """
     from tqdm import tqdm
 
@@ -224,7 +232,7 @@ def replay_file(
                 break
             stats.records += 1
             try:
-                post = parse_record(record, source)
+                post = parse_record(record, source, bounds)
             except (ValidationError, ValueError) as exc:
                 _invalid(stats, path, lineno, raw, exc, producer, dlq_topic)
                 continue
@@ -271,14 +279,7 @@ def _invalid(
     elif stats.invalid == MAX_LOGGED_ERRORS + 1:
         log.warning("%s: more invalid records; further ones are counted, not logged", path)
     if dlq_topic:
-        letter = DeadLetter(
-            topic=f"file:{path}",
-            partition=-1,
-            offset=lineno,
-            error=message,
-            error_type=type(exc).__name__,
-            original_b64=base64.b64encode(raw).decode(),
-            stage="connector",
-        )
+        letter = dead_letter(raw, None, f"file:{path}", -1, lineno, ValueError(message), stage="connector")
+        letter.error_type = type(exc).__name__
         producer.send_raw(None, letter.model_dump_json().encode(), dlq_topic)
         stats.dead_lettered += 1

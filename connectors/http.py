@@ -5,13 +5,19 @@ capped at ``max_backoff_s``): 429, 5xx, timeouts, connection errors and resets, 
 that are not valid JSON when JSON was expected (truncated payloads). Not retried: 401/403
 (:class:`~connectors.base.AuthError`) and other 4xx (:class:`~connectors.base.SourceError`).
 Each retry logs one line and counts ``hypermicro_connector_errors_total{kind=...}``.
+
+Sources are untrusted: a request has a total deadline (``timeout_s``, not per read), a body
+cap (``max_response_bytes``), and follows at most :data:`MAX_REDIRECTS` redirects, each to the
+request's own origin or a host in ``allowed_redirect_hosts`` (credentials only to the origin).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -31,6 +37,20 @@ from pipeline.httputil import parse_retry_after
 log = logging.getLogger(__name__)
 
 USER_AGENT = "hypermicro-connector/0.1 (+https://github.com/hypermicro/hypermicro)"
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+_CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with default ports made explicit."""
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, port
+
+
+def _host_allowed(url: httpx.URL, allowed: list[str]) -> bool:
+    _, host, port = origin(url)
+    return host in allowed or f"{host}:{port}" in allowed
 
 
 class ShutdownRequested(SourceError):
@@ -92,13 +112,15 @@ class HttpClient:
         self.max_backoff_s = float(pick(max_backoff_s, "max_backoff_s", 60.0))
         rate = float(pick(requests_per_s, "requests_per_s", 2.0))
         self.bucket = TokenBucket(rate, int(pick(burst, "burst", 5)))
-        timeout = float(pick(timeout_s, "timeout_s", 20.0))
+        self.timeout_s = float(pick(timeout_s, "timeout_s", 20.0))
+        self.max_response_bytes = int(pick(None, "max_response_bytes", 10 * 1024 * 1024))
+        self.allowed_redirect_hosts = [h.lower() for h in pick(None, "allowed_redirect_hosts", [])]
         self.client = httpx.Client(
             base_url=base_url,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             auth=auth,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=True,
+            timeout=httpx.Timeout(self.timeout_s),
+            follow_redirects=False,
             transport=transport,
         )
 
@@ -145,7 +167,7 @@ class HttpClient:
         if not self.bucket.acquire(stop=self.stop):
             raise ShutdownRequested("stopped while rate limited")
         try:
-            response = self.client.request(method, url, **kwargs)
+            response = self._fetch(method, url, kwargs)
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:  # our request is wrong
             raise SourceError(f"bad request {method} {url}: {exc}") from exc
         except httpx.TimeoutException as exc:
@@ -159,6 +181,86 @@ class HttpClient:
             return response, response.json()
         except ValueError as exc:
             raise RetryableError("malformed", f"malformed JSON from {response.url}: {exc}") from exc
+
+    def _fetch(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Response:
+        """One request, its allowed redirects and its bounded body, within the total deadline."""
+        deadline = time.monotonic() + self.timeout_s
+        request = self.client.build_request(method, url, **kwargs)
+        first = request.url
+        for _ in range(MAX_REDIRECTS + 1):
+            same_origin = origin(request.url) == origin(first)
+            if not same_origin:
+                for name in _CREDENTIAL_HEADERS:
+                    request.headers.pop(name, None)
+            sent = (self.client.send(request, stream=True) if same_origin
+                    else self.client.send(request, stream=True, auth=None))
+            try:
+                if sent.status_code in _REDIRECTS and "location" in sent.headers:
+                    request = self._redirect(request, sent, first)
+                    continue
+                body = self._read_capped(sent, deadline)
+            finally:
+                sent.close()
+            return httpx.Response(sent.status_code, headers=sent.headers, content=body, request=request)
+        raise SourceError(f"more than {MAX_REDIRECTS} redirects from {first} (redirect loop?)")
+
+    @contextmanager
+    def stream(self, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A streaming response (no total deadline, no size cap: the caller bounds each event),
+        following the same redirect policy as every other request."""
+        request = self.client.build_request(method, url, **kwargs)
+        first = request.url
+        for _ in range(MAX_REDIRECTS + 1):
+            same_origin = origin(request.url) == origin(first)
+            if not same_origin:
+                for name in _CREDENTIAL_HEADERS:
+                    request.headers.pop(name, None)
+            response = (self.client.send(request, stream=True) if same_origin
+                        else self.client.send(request, stream=True, auth=None))
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                try:
+                    request = self._redirect(request, response, first)
+                finally:
+                    response.close()
+                continue
+            try:
+                yield response
+            finally:
+                response.close()
+            return
+        raise SourceError(f"more than {MAX_REDIRECTS} redirects from {first} (redirect loop?)")
+
+    def _redirect(self, request: httpx.Request, response: httpx.Response, first: httpx.URL) -> httpx.Request:
+        target = request.url.join(response.headers["location"])
+        if target.scheme not in ("http", "https"):
+            raise SourceError(f"{request.url} redirects to unsupported scheme {target.scheme!r}")
+        if origin(target) != origin(first) and not _host_allowed(target, self.allowed_redirect_hosts):
+            raise SourceError(f"{request.url} redirects to another origin ({target.scheme}://{target.netloc.decode()}); "
+                              "add the host to allowed_redirect_hosts in the connector config to follow it")
+        method = request.method
+        if response.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
+            method = "GET"
+        headers = httpx.Headers(request.headers)
+        headers.pop("host", None)
+        content = request.content if method == request.method else None
+        return self.client.build_request(method, target, headers=headers, content=content)
+
+    def _read_capped(self, response: httpx.Response, deadline: float) -> bytes:
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_response_bytes:
+            raise SourceError(f"response from {response.url} is {int(length)} bytes, "
+                              f"limit max_response_bytes={self.max_response_bytes}")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise SourceError(f"response from {response.url} exceeds max_response_bytes="
+                                  f"{self.max_response_bytes}")
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise RetryableError("timeout", f"{response.url} took longer than {self.timeout_s:.0f} s in total")
+        return b"".join(chunks)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send a request with retries; returns the (2xx/3xx) response."""
@@ -177,6 +279,21 @@ class HttpClient:
 
     def close(self) -> None:
         self.client.close()
+
+
+def bounded_lines(response: httpx.Response, max_line_bytes: int) -> Iterator[str]:
+    """The lines of a streaming response (without line endings), refusing a line longer than
+    ``max_line_bytes`` with :class:`SourceError` instead of buffering it without limit."""
+    buffer = b""
+    for chunk in response.iter_bytes():
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            yield line.removesuffix(b"\r").decode("utf-8", "replace")
+        if len(buffer) > max_line_bytes:
+            raise SourceError(f"line from {response.url} longer than {max_line_bytes} bytes")
+    if buffer:
+        yield buffer.removesuffix(b"\r").decode("utf-8", "replace")
 
 
 def next_link(response: httpx.Response, rel: str = "next") -> str | None:

@@ -11,11 +11,16 @@ Errors: transient source errors are retried by :class:`connectors.http.HttpClien
 logs, counts ``errors{kind="fatal"}`` and retries the stream after ``poll_interval_s`` (or ends
 it with ``--once``); credential errors end the stream; a Kafka delivery error or a bug stops
 the connector without saving state.
+
+Untrusted records: every post passes :func:`pipeline.bounds.check_post` (``created_at``
+window, field sizes); a record that fails, however large, is dead-lettered (a truncated copy
+with size and hash when it is too large, see :func:`pipeline.processing.dead_letter`) and the
+stream goes on. Dedup is durable beyond the seen-id window: a record whose cursor is older than
+the stream's saved cursor counts as already seen.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import signal
@@ -40,7 +45,9 @@ from connectors.state import (
     StateStore,
     StreamState,
 )
-from pipeline.schema import DeadLetter, RawPost
+from pipeline.bounds import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_FUTURE_S, Bounds, check_post
+from pipeline.processing import dead_letter
+from pipeline.schema import RawPost
 from pipeline.topics import DLQ, RAW_POSTS
 
 log = logging.getLogger(__name__)
@@ -78,6 +85,10 @@ class RunnerOptions:
     """Stop each stream after this many records (backfills, tests)."""
     idle_exit_s: float | None = None
     """Stop a stream when it yielded no record for this long (streaming sources, tests)."""
+    post_max_future_s: float = DEFAULT_MAX_FUTURE_S
+    """Dead-letter posts dated further in the future than this (as the worker's setting)."""
+    post_max_age_days: float = DEFAULT_MAX_AGE_DAYS
+    """Dead-letter posts older than this (as the worker's setting; raise it to backfill)."""
 
     @classmethod
     def config_keys(cls) -> set[str]:
@@ -136,6 +147,16 @@ def _max_cursor(a: Any, b: Any) -> Any:
         return b if str(b) > str(a) else a
 
 
+def _older(cursor: Any, saved: Any) -> bool:
+    """True when ``cursor`` sorts strictly before ``saved`` (False when not comparable)."""
+    if cursor is None or saved is None:
+        return False
+    try:
+        return bool(cursor < saved)
+    except TypeError:
+        return False
+
+
 def _jsonable(record: Any) -> bytes:
     if isinstance(record, bytes):
         return record
@@ -177,6 +198,7 @@ class StreamRunner:
         self._since_ckpt = 0
         self._last_ckpt = time.monotonic()
         self._items = 0
+        self.bounds = Bounds.from_settings(options)
 
     # -- checkpoints ---------------------------------------------------------
     def checkpoint(self) -> None:
@@ -209,9 +231,9 @@ class StreamRunner:
         message = str(exc).replace("\n", " ")[:500]
         log.warning("%s/%s: invalid record dead-lettered: %s", self.connector.name, self.stream.name, message)
         if self.options.dlq_topic:
-            letter = DeadLetter(topic=f"connector:{self.instance}/{self.stream.name}", partition=-1, offset=-1,
-                                error=message, error_type=type(exc).__name__,
-                                original_b64=base64.b64encode(_jsonable(record)).decode(), stage="connector")
+            letter = dead_letter(_jsonable(record), None, f"connector:{self.instance}/{self.stream.name}", -1, -1,
+                                 ValueError(message), stage="connector")
+            letter.error_type = type(exc).__name__
             self.sink.send_raw(None, letter.model_dump_json().encode(), self.options.dlq_topic)
 
     def _normalise(self, record: Any) -> RawPost:
@@ -223,6 +245,9 @@ class StreamRunner:
         if not out.get("source"):
             out = {**out, "source": self.connector.name}
         return RawPost.model_validate(out)
+
+    def _post(self, record: Any) -> RawPost:
+        return check_post(self._normalise(record), self.bounds)
 
     def handle(self, record: Any) -> None:
         """Dedupe, normalise, produce one record and advance the pending cursor."""
@@ -236,6 +261,7 @@ class StreamRunner:
             return
         with self.shared_lock:
             seen = key in self.state.seen or (self.shared_seen is not None and key in self.shared_seen)
+            seen = seen or _older(cursor, self.state.cursor)
             if not seen and self.shared_seen is not None:
                 self.shared_seen.add(key)  # claimed: other streams of this connector skip it
         if seen:
@@ -244,7 +270,7 @@ class StreamRunner:
             self._pending_cursor = _max_cursor(self._pending_cursor, cursor)
             return
         try:
-            post = self._normalise(record)
+            post = self._post(record)
         except (ValidationError, ValueError, TypeError, KeyError) as exc:
             self._dead_letter(record, exc)
             self.state.seen.add(key)
@@ -362,6 +388,7 @@ def run_connector(
                           options.partitions)
         sink = PostProducer(options.bootstrap, topic=options.topic)
     restore = _install_signals(stop)
+    connector.bounds = Bounds.from_settings(options)
     log.info("connector %s starting with %s", connector.name, connector.spec.safe_dump())
     result = RunResult()
     try:

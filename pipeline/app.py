@@ -22,7 +22,15 @@ import orjson
 
 from pipeline import metrics as M
 from pipeline import topics as T
-from pipeline.processing import DlqLimit, DlqLimitExceeded, PoisonMessage, dead_letter, decode_post
+from pipeline.bounds import Bounds
+from pipeline.processing import (
+    MAX_DLQ_KEY_BYTES,
+    DlqLimit,
+    DlqLimitExceeded,
+    PoisonMessage,
+    dead_letter,
+    decode_post,
+)
 from pipeline.processing import dumps as dump_model
 from pipeline.schema import EnrichedPost, RawPost
 from pipeline.settings import Settings, topic_name
@@ -65,6 +73,7 @@ class Worker:
         self._repo: Any = None
         self._detector: Any = None
         self.dlq_limit = DlqLimit(settings.dlq_max_invalid_ratio, settings.dlq_max_consecutive)
+        self.bounds = Bounds.from_settings(settings)
         self._wire()
 
     def declare_topics(self) -> list[str]:
@@ -168,7 +177,7 @@ class Worker:
         """Decode, dead-letter poison, tag and serialise the rest off the loop, produce and await acks."""
         M.ENRICH_BATCH_POSTS.observe(len(events))
         loop = asyncio.get_running_loop()
-        decoded = await loop.run_in_executor(None, _decode_all, [ev.value for ev in events])
+        decoded = await loop.run_in_executor(None, _decode_all, [ev.value for ev in events], self.bounds)
         good: list[RawPost] = []
         lineage: list[tuple[int, int]] = []
         pending = []
@@ -179,7 +188,8 @@ class Worker:
                 letter = dead_letter(ev.value, msg.key, msg.topic, msg.partition, msg.offset, post)
                 log.warning("dead-lettered %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, post)
                 M.DLQ_MESSAGES.labels(post.error_type).inc()
-                pending.append(await self.dlq.send(key=msg.key, value=dump_model(letter)))
+                key = msg.key[:MAX_DLQ_KEY_BYTES] if msg.key else msg.key  # a huge key must not sink the DLQ
+                pending.append(await self.dlq.send(key=key, value=dump_model(letter)))
                 continue
             self.dlq_limit.record(True)
             good.append(post)
@@ -260,12 +270,12 @@ class Worker:
         await fut
 
 
-def _decode_all(values: list[bytes | None]) -> list[RawPost | PoisonMessage]:
+def _decode_all(values: list[bytes | None], bounds: Bounds) -> list[RawPost | PoisonMessage]:
     """Each raw message as a post, or the reason it is poison (runs off the event loop)."""
     out: list[RawPost | PoisonMessage] = []
     for value in values:
         try:
-            out.append(decode_post(value))
+            out.append(decode_post(value, bounds))
         except PoisonMessage as exc:
             out.append(exc)
     return out

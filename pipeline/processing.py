@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections import deque
 from dataclasses import dataclass, field
 
 import orjson
 from pydantic import ValidationError
 
+from pipeline.bounds import DEFAULT_BOUNDS, Bounds, OutOfBounds, check_post
 from pipeline.schema import SCHEMA_VERSION, DeadLetter, RawPost
 
-MAX_MESSAGE_BYTES = 1_000_000
-"""Raw messages larger than this are poison (a 5 MB 'post' is not a post)."""
+MAX_DLQ_ORIGINAL_BYTES = 256 * 1024
+"""Originals larger than this are kept as a prefix plus size and hash: with base64 (4/3) and
+the error text a dead letter stays well under Kafka's default 1 MB message limit."""
+MAX_DLQ_KEY_BYTES = 1024
+MAX_ERROR_CHARS = 2000
 
 
 class PoisonMessage(ValueError):
@@ -23,12 +28,13 @@ class PoisonMessage(ValueError):
         self.error_type = error_type
 
 
-def decode_post(raw: bytes | None) -> RawPost:
-    """Parse and validate one ``social.posts.raw`` message, or raise :class:`PoisonMessage`."""
+def decode_post(raw: bytes | None, bounds: Bounds = DEFAULT_BOUNDS) -> RawPost:
+    """Parse and validate one ``social.posts.raw`` message within ``bounds``, or raise
+    :class:`PoisonMessage` (``error_type`` ``out_of_bounds`` for a valid post outside them)."""
     if raw is None or not raw.strip():
         raise PoisonMessage("empty message", "empty")
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise PoisonMessage(f"message is {len(raw)} bytes, limit {MAX_MESSAGE_BYTES}", "too_large")
+    if len(raw) > bounds.max_message_bytes:
+        raise PoisonMessage(f"message is {len(raw)} bytes, limit {bounds.max_message_bytes}", "too_large")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -45,22 +51,41 @@ def decode_post(raw: bytes | None) -> RawPost:
     if version != SCHEMA_VERSION:
         raise PoisonMessage(f"unsupported schema_version {version!r}", "schema_version")
     try:
-        return RawPost.model_validate(data)
+        post = RawPost.model_validate(data)
     except ValidationError as exc:
         errs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         kind = "missing_fields" if any(e["type"] == "missing" for e in exc.errors()) else "invalid_fields"
         raise PoisonMessage(f"invalid RawPost: {errs}", kind) from None
+    try:
+        return check_post(post, bounds)
+    except OutOfBounds as exc:
+        raise PoisonMessage(f"out of bounds: {exc}", "out_of_bounds") from None
 
 
 def dead_letter(
     raw: bytes | None, key: bytes | None, topic: str, partition: int, offset: int,
-    exc: PoisonMessage, stage: str = "enrich",
+    exc: Exception, stage: str = "enrich",
 ) -> DeadLetter:
-    """The DLQ record: original bytes, the error and where the message came from."""
+    """The DLQ record: original bytes, the error and where the message came from.
+
+    An original over :data:`MAX_DLQ_ORIGINAL_BYTES` is kept as its prefix with
+    ``truncated=True``, its full size and SHA-256, so the dead letter itself always fits
+    the topic (an oversize post must never make the DLQ path fail).
+    """
+    raw = raw or b""
+    kept = raw[:MAX_DLQ_ORIGINAL_BYTES]
+    truncated = len(kept) < len(raw)
+    error = str(exc)
+    if len(error) > MAX_ERROR_CHARS:
+        error = error[:MAX_ERROR_CHARS] + f"... ({len(error)} characters)"
+    if truncated:
+        error += f" [original truncated to {len(kept)} of {len(raw)} bytes]"
     return DeadLetter(
-        topic=topic, partition=partition, offset=offset, error=str(exc), error_type=exc.error_type,
-        original_b64=base64.b64encode(raw or b"").decode(),
-        key_b64=base64.b64encode(key).decode() if key is not None else None, stage=stage,
+        topic=topic[:MAX_ERROR_CHARS], partition=partition, offset=offset, error=error,
+        error_type=getattr(exc, "error_type", type(exc).__name__),
+        original_b64=base64.b64encode(kept).decode(),
+        key_b64=base64.b64encode(key[:MAX_DLQ_KEY_BYTES]).decode() if key is not None else None, stage=stage,
+        truncated=truncated, original_size=len(raw), original_sha256=hashlib.sha256(raw).hexdigest(),
     )
 
 

@@ -29,7 +29,10 @@ def utcnow() -> datetime:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: a validation error, not a crash
+        raise ValueError(f"{value.isoformat()} is out of the representable range in UTC") from None
 
 
 class _Model(BaseModel):
@@ -229,8 +232,14 @@ class DeadLetter(_Model):
     offset: int
     error: str
     error_type: str
-    original_b64: str = Field(description="original message bytes, base64")
+    original_b64: str = Field(description="original message bytes, base64 (a prefix when ``truncated``)")
     key_b64: str | None = None
+    truncated: bool = False
+    """True when the original was too large to keep whole: ``original_b64`` holds its prefix."""
+    original_size: int | None = None
+    """Size in bytes of the whole original message."""
+    original_sha256: str | None = None
+    """SHA-256 (hex) of the whole original message, to match it against the source."""
     failed_at: datetime = Field(default_factory=utcnow)
     stage: str = "enrich"
 

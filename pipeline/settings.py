@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     shutdown_batch_timeout_s: float = Field(30.0, gt=0, description="On stop, wait this long for the in-flight batch; else exit without committing.")
     dlq_max_invalid_ratio: float = Field(0.5, gt=0, le=1, description="Stop if this share of a window is invalid.")
     dlq_max_consecutive: int = Field(1000, ge=1, description="Stop after this many invalid messages in a row.")
+    post_max_future_s: float = Field(300.0, ge=0, description="Dead-letter posts dated more than this many seconds in the future (clock drift allowance; see pipeline/bounds.py).")
+    post_max_age_days: float = Field(1830.0, gt=0, description="Dead-letter posts older than this many days (raise it to backfill history).")
 
     # --- Models
     brands_file: Path = Field(PACKAGE_CONFIG / "brands.yaml", description="Brand definitions (YAML).")
@@ -64,6 +66,7 @@ class Settings(BaseSettings):
     # --- Alerts
     webhook_url: str | None = Field(None, description="Generic webhook receiving every alert as JSON.")
     webhook_secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key for the X-Hypermicro-Signature header.")
+    webhook_allow_unsigned: bool = Field(False, description="Allow webhook alerts without webhook_secret (unsigned); off: delivery refuses to start.")
     slack_webhook_url: SecretStr = Field(SecretStr(""), description="Slack incoming-webhook URL.")
     smtp_host: str | None = Field(None, description="SMTP host for e-mail alerts.")
     smtp_port: int = Field(25, description="SMTP port.")

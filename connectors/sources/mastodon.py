@@ -24,7 +24,7 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors import metrics
 from connectors.base import AuthError, CheckError, Connector, ConnectorSpec, SourceError, Stream
-from connectors.http import HttpClient
+from connectors.http import HttpClient, bounded_lines
 from connectors.sources._text import html_to_text
 
 log = logging.getLogger(__name__)
@@ -117,26 +117,29 @@ class TimelineStream(Stream):
         http = self.connector.http
         end: BaseException | None = None
         try:
-            with http.client.stream("GET", path, params=params, timeout=httpx.Timeout(10.0, read=None)) as resp:
+            with http.stream("GET", path, params=params, timeout=httpx.Timeout(10.0, read=None)) as resp:
                 holder["response"] = resp
                 if resp.status_code in (401, 403):
                     raise AuthError(f"streaming API refused the token ({resp.status_code})")
                 if resp.status_code >= 400:
                     raise SourceError(f"streaming API answered {resp.status_code}")
-                event, data = "", list[str]()
-                for line in resp.iter_lines():
+                event, data, size = "", list[str](), 0
+                for line in bounded_lines(resp, http.max_response_bytes):
                     if stop.is_set():
                         break
                     if line == "":
                         if event == "update" and data:
                             out.put(("update", "\n".join(data)))
-                        event, data = "", list[str]()
+                        event, data, size = "", list[str](), 0
                     elif line.startswith(":"):
                         continue  # heartbeat comment
                     elif line.startswith("event:"):
                         event = line[6:].strip()
                     elif line.startswith("data:"):
                         data.append(line[5:].lstrip())
+                        size += len(line)
+                        if size > http.max_response_bytes:  # one event, not a post: drop the stream
+                            raise SourceError(f"streaming event larger than max_response_bytes={http.max_response_bytes}")
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
             end = exc
         out.put(("end", end))

@@ -1,20 +1,24 @@
 """Webhook push receiver: other systems POST posts; each accepted post is in Kafka before the 2xx.
 
 ``POST <path>`` with ``Content-Type: application/json`` (one post object, or an array) or
-``application/x-ndjson`` (one post per line), in the interchange form of RawPost. The body must
-be signed: ``X-Hypermicro-Signature: sha256=<hex HMAC-SHA256 of the raw body with the shared
-secret>``. A batch is all-or-nothing: it is validated completely first, then produced and
-flushed; ``200 {"accepted": n, "ids": [...]}`` is sent only after Kafka acknowledged every post.
-Errors: 400 malformed JSON (with the line), 401 missing signature, 403 bad signature, 413 body
-too large, 415 unsupported content type, 422 invalid posts (each with its line and fields),
+``application/x-ndjson`` (one post per line), in the interchange form of RawPost. The request
+must be signed (:mod:`pipeline.signing`): ``X-Hypermicro-Timestamp: <unix seconds>`` and
+``X-Hypermicro-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>``; the
+headers are checked before the body is read, a timestamp more than ``signature_tolerance_s``
+off is refused, and so is a signature already accepted (replay). A batch is all-or-nothing: it
+is validated completely first (RawPost and :mod:`pipeline.bounds`), then produced and flushed;
+``200 {"accepted": n, "ids": [...]}`` is sent only after Kafka acknowledged every post.
+Errors: 400 malformed JSON (with the line), 401 missing signature headers, 403 bad or stale
+signature, 408 body not received within ``request_timeout_s``, 409 replayed signature, 413
+body too large, 415 unsupported content type, 422 invalid posts (each with its line and fields),
 503 Kafka did not acknowledge (retry later; the receiver then stops so a supervisor restarts it
-with a fresh producer). Re-sending a batch is safe: posts are keyed by id.
+with a fresh producer) or too many connections. Re-sending a batch is safe when signed afresh:
+posts are keyed by id. A client must send each whole request within ``request_timeout_s``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import asyncio
 import logging
 import threading
 from typing import Any
@@ -25,11 +29,21 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors import metrics
 from connectors.base import CheckError, ConnectorSpec, PushConnector
+from pipeline.bounds import DEFAULT_BOUNDS, Bounds, OutOfBounds, check_post
 from pipeline.schema import RawPost
+from pipeline.signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    ReplayGuard,
+    SignatureError,
+    check_headers,
+    sign,
+    signature_headers,
+    verify,
+)
 
 log = logging.getLogger(__name__)
-
-SIGNATURE_HEADER = "X-Hypermicro-Signature"
+__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookConnector", "parse_body", "sign", "signature_headers"]
 
 
 class WebhookSpec(ConnectorSpec):
@@ -46,12 +60,12 @@ class WebhookSpec(ConnectorSpec):
     max_batch: int = 10_000
     default_source: str = "webhook"
     """Source name for posts that do not carry one."""
-
-
-def sign(secret: str | bytes, body: bytes) -> str:
-    """The signature header value for ``body``: ``sha256=<hex>``."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    signature_tolerance_s: float = 300.0
+    """Refuse signed timestamps further than this from the receiver's clock (and replays within it)."""
+    request_timeout_s: float = 15.0
+    """A client must send a whole request (headers and body) within this many seconds."""
+    max_connections: int = 64
+    """Connections served at once; more get 503 (slow clients cannot starve the rest)."""
 
 
 class WebhookError(Exception):
@@ -60,7 +74,8 @@ class WebhookError(Exception):
         self.status, self.error, self.details = status, error, details or []
 
 
-def parse_body(body: bytes, content_type: str, default_source: str, max_batch: int) -> list[RawPost]:
+def parse_body(body: bytes, content_type: str, default_source: str, max_batch: int,
+               bounds: Bounds = DEFAULT_BOUNDS) -> list[RawPost]:
     """Parse and validate a request body into posts, or raise :class:`WebhookError` (4xx)."""
     ctype = content_type.split(";", 1)[0].strip().lower()
     records: list[tuple[int, Any]] = []
@@ -94,10 +109,12 @@ def parse_body(body: bytes, content_type: str, default_source: str, max_batch: i
         if not rec.get("source"):
             rec = {**rec, "source": default_source}
         try:
-            posts.append(RawPost.model_validate(rec))
+            posts.append(check_post(RawPost.model_validate(rec), bounds))
         except ValidationError as exc:
             problems.append({"line": lineno, "errors": [
                 {"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]})
+        except OutOfBounds as exc:
+            problems.append({"line": lineno, "errors": [{"field": exc.field, "message": str(exc)}]})
     if problems:
         raise WebhookError(422, f"{len(problems)} invalid post(s); nothing was accepted", problems)
     return posts
@@ -131,6 +148,7 @@ class WebhookConnector(PushConnector[WebhookSpec]):
         spec = self.spec
         secret = spec.secret.get_secret_value().encode()
         produce_lock = threading.Lock()
+        replays = ReplayGuard(spec.signature_tolerance_s)
 
         def reply(status: int, body: dict[str, Any]) -> JSONResponse:
             metrics.WEBHOOK_REQUESTS.labels(self.name, str(status)).inc()
@@ -145,22 +163,32 @@ class WebhookConnector(PushConnector[WebhookSpec]):
                 sink.flush(30.0)
 
         async def ingest(request: Request) -> JSONResponse:
+            signature = request.headers.get(SIGNATURE_HEADER)
+            timestamp = request.headers.get(TIMESTAMP_HEADER)
+            try:  # before reading the body: unsigned or stale requests cost nothing
+                check_headers(signature, timestamp, tolerance_s=spec.signature_tolerance_s)
+            except SignatureError as exc:
+                return reply(exc.status, {"error": str(exc)})
             length = request.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > spec.max_body_bytes:
                 return reply(413, {"error": f"body larger than {spec.max_body_bytes} bytes"})
-            body = b""
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > spec.max_body_bytes:
-                    return reply(413, {"error": f"body larger than {spec.max_body_bytes} bytes"})
-            signature = request.headers.get(SIGNATURE_HEADER)
-            if not signature:
-                return reply(401, {"error": f"missing {SIGNATURE_HEADER} header (sha256=<hex hmac>)"})
-            if not hmac.compare_digest(signature.strip(), sign(secret, body)):
-                return reply(403, {"error": "signature does not match the body"})
+            body = bytearray()
             try:
-                posts = parse_body(body, request.headers.get("content-type", ""), spec.default_source,
-                                   spec.max_batch)
+                async with asyncio.timeout(spec.request_timeout_s):
+                    async for chunk in request.stream():
+                        body += chunk
+                        if len(body) > spec.max_body_bytes:
+                            return reply(413, {"error": f"body larger than {spec.max_body_bytes} bytes"})
+            except TimeoutError:
+                return reply(408, {"error": f"body not received within {spec.request_timeout_s:.0f} s"})
+            try:
+                ts = verify(secret, bytes(body), signature, timestamp, tolerance_s=spec.signature_tolerance_s)
+                replays.claim(str(signature).strip(), ts)
+            except SignatureError as exc:
+                return reply(exc.status, {"error": str(exc)})
+            try:
+                posts = parse_body(bytes(body), request.headers.get("content-type", ""), spec.default_source,
+                                   spec.max_batch, self.bounds)
             except WebhookError as exc:
                 return reply(exc.status, {"error": exc.error, "details": exc.details})
             try:
@@ -182,10 +210,13 @@ class WebhookConnector(PushConnector[WebhookSpec]):
     def serve(self, sink: Any, dlq_topic: str | None) -> None:
         import uvicorn
 
+        from pipeline.httpserver import server_config
+
         if not self.spec.secret.get_secret_value():
             raise CheckError("webhook: no shared secret configured")
-        server = uvicorn.Server(uvicorn.Config(self.build_app(sink, dlq_topic), host=self.spec.host,
-                                               port=self.spec.port, log_level="warning", lifespan="off"))
+        server = uvicorn.Server(server_config(
+            self.build_app(sink, dlq_topic), self.spec.host, self.spec.port, log_level="warning", lifespan="off",
+            request_timeout_s=self.spec.request_timeout_s, max_connections=self.spec.max_connections))
 
         def watch() -> None:
             self.stop_event.wait()

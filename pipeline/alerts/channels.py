@@ -8,8 +8,6 @@ Every channel implements :class:`AlertChannel`. A channel retries transient fail
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import smtplib
 import ssl
@@ -32,11 +30,10 @@ from tenacity.wait import wait_base
 from pipeline.alerts import render
 from pipeline.httputil import parse_retry_after
 from pipeline.schema import Alert
+from pipeline.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Hypermicro-Signature"
-TIMESTAMP_HEADER = "X-Hypermicro-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEFAULT_TARGET = "default"
 """Recipient token meaning "the channel's own configured URL" (Slack / webhook)."""
@@ -81,14 +78,20 @@ class AlertChannel(Protocol):
 # --------------------------------------------------------------------------- signing
 
 
-def sign_body(secret: str, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256 of body keyed with secret>``: the X-Hypermicro-Signature value."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign_body(secret: str, body: bytes, timestamp: int | str) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``: the X-Hypermicro-Signature value."""
+    return sign(secret, body, timestamp)
 
 
-def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    """Receiver-side check of an ``X-Hypermicro-Signature`` header (constant-time)."""
-    return bool(header) and hmac.compare_digest(sign_body(secret, body), header or "")
+def verify_signature(secret: str, body: bytes, header: str | None, timestamp: str | None,
+                     now: float | None = None) -> bool:
+    """Receiver-side check (constant-time): signature over timestamp + body, timestamp within
+    5 minutes of ``now``. Receivers also drop a repeated ``Idempotency-Key``."""
+    try:
+        verify(secret, body, header, timestamp, now=now)
+    except SignatureError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- retrying
@@ -215,9 +218,8 @@ class _HttpChannel:
                                      headers={"User-Agent": USER_AGENT}) as client:
 
             async def _to(url: str) -> None:
-                body, headers = self._request(alert)
-
                 async def _once() -> None:
+                    body, headers = self._request(alert)  # signed per attempt: a retry is not a replay
                     await _post_once(client, url, body, headers)
 
                 try:
@@ -240,29 +242,31 @@ class _HttpChannel:
 class WebhookChannel(_HttpChannel):
     """Generic webhook: POSTs the Alert JSON, HMAC-signed.
 
-    Headers: ``X-Hypermicro-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`` (omitted when no
-    secret is configured), ``X-Hypermicro-Timestamp`` (unix seconds), ``Idempotency-Key: <alert id>``.
+    Headers: ``X-Hypermicro-Timestamp`` (unix seconds), ``X-Hypermicro-Signature: sha256=<hex
+    HMAC-SHA256(secret, "<timestamp>." + raw body)>`` (see :mod:`pipeline.signing`; each retry is
+    signed afresh), ``Idempotency-Key: <alert id>``. Without a secret the channel refuses to be
+    built unless ``allow_unsigned`` (setting ``webhook_allow_unsigned``) says so.
     Recipients are URLs; none (or ``"default"``) means the configured ``url``.
     """
 
     name = "webhook"
 
     def __init__(self, url: str | None, secret: str = "", *, timeout_s: float = 10.0,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, allow_unsigned: bool = False) -> None:
         super().__init__(url, timeout_s=timeout_s, retry=retry)
         self.secret = secret
         if not secret:
-            log.warning("webhook channel has no secret: requests are sent unsigned")
+            if not allow_unsigned:
+                raise ValueError("webhook alerts need a signing secret: set HYPERMICRO_WEBHOOK_SECRET "
+                                 "(or HYPERMICRO_WEBHOOK_ALLOW_UNSIGNED=true to send unsigned alerts)")
+            log.warning("webhook channel has no secret: requests are sent unsigned (webhook_allow_unsigned)")
 
     def _request(self, alert: Alert) -> tuple[bytes, dict[str, str]]:
         body = alert.model_dump_json().encode()
-        headers = {
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: str(int(time.time())),
-            IDEMPOTENCY_HEADER: alert.id,
-        }
+        ts = str(int(time.time()))
+        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: ts, IDEMPOTENCY_HEADER: alert.id}
         if self.secret:
-            headers[SIGNATURE_HEADER] = sign_body(self.secret, body)
+            headers[SIGNATURE_HEADER] = sign_body(self.secret, body, ts)
         return body, headers
 
 

@@ -88,7 +88,8 @@ def channels_from_settings(settings: Settings, names: Mapping[str, str] | None =
     """The channels whose settings are present: ``webhook``, ``slack``, ``email``."""
     channels: dict[str, AlertChannel] = {}
     if settings.webhook_url:
-        channels["webhook"] = WebhookChannel(settings.webhook_url, _secret(settings.webhook_secret))
+        channels["webhook"] = WebhookChannel(settings.webhook_url, _secret(settings.webhook_secret),
+                                             allow_unsigned=bool(getattr(settings, "webhook_allow_unsigned", False)))
     slack_url = _secret(settings.slack_webhook_url)
     if slack_url:
         channels["slack"] = SlackChannel(slack_url, settings.public_url, names=names)

@@ -12,6 +12,7 @@ from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from pipeline.alerts import escape
 from pipeline.schema import Alert, Subject
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -74,11 +75,10 @@ def email_subject(alert: Alert, names: Mapping[str, str] | None = None) -> str:
     brand = alert.subject.brand_id or (alert.subject.id if alert.subject.kind == "brand" else None)
     if brand and brand not in label:
         label += f" ({brand})"
-    return f"[hypermicro] {alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: {label}"
+    return escape.header_text(f"[hypermicro] {alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: {label}")
 
 
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+_slack_escape = escape.slack_text
 
 
 def _clip(text: str, limit: int) -> str:
@@ -103,8 +103,8 @@ def _evidence_rows(alert: Alert) -> list[tuple[str, list[str]]]:
 
 def _slack_item(item: str) -> str:
     if item.startswith(("http://", "https://")):
-        return f"<{item}>"  # Slack renders a bare URL in angle brackets as a link
-    return f"`{_slack_escape(item)}`"
+        return escape.slack_link(item)  # the URL itself as the link text: never a disguised link
+    return f"`{escape.slack_code(item)}`"
 
 
 def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None
         context.append("owners: " + ", ".join(_slack_escape(o) for o in alert.owners))
     detail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]})
     return {
-        "text": f"{emoji} {summary}",  # notification/fallback text
+        "text": f"{emoji} {_slack_escape(summary)}",  # notification/fallback text (also mrkdwn)
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": _clip(headline, _SLACK_TEXT_LIMIT)}},
         ],

@@ -27,8 +27,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.api import queries as Q
+from pipeline.api.guard import MAX_BODY_BYTES, SecurityHeaders, method_label
 from pipeline.api.params import (
     ALERT_ID_PATTERN,
+    CURSOR_MAX,
     ID_PATTERN,
     LANGUAGE_PATTERN,
     WINDOWS,
@@ -60,7 +62,7 @@ Interval = Literal["1m", "5m", "15m", "1h", "6h", "1d"]
 Window = Literal["15m", "1h", "6h", "24h"]
 IdQuery = Annotated[str | None, Query(pattern=ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size, 1..500.")]
-CursorQ = Annotated[str | None, Query(max_length=600, description="Opaque cursor from `next_cursor`.")]
+CursorQ = Annotated[str | None, Query(max_length=CURSOR_MAX, description="Opaque cursor from `next_cursor`.")]
 From = Annotated[datetime | None, Query(alias="from", description="ISO 8601 start (inclusive), UTC if no offset.")]
 To = Annotated[datetime | None, Query(alias="to", description="ISO 8601 end (exclusive), UTC if no offset.")]
 
@@ -126,6 +128,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
     auth = Auth(settings)
     brands_cache: dict[str, Any] = {}
     app = FastAPI(title="hypermicro API", version="1", docs_url="/docs", openapi_url="/openapi.json",
+                  max_body_size=MAX_BODY_BYTES,
                   description="Social-listening read API: brand overview, trending conversations, "
                               "emerging voices, alerts and post search. Bearer-token auth (read/admin).")
     read = Depends(auth.require("read"))
@@ -181,8 +184,9 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
         finally:
             route = request.scope.get("route")
             name = getattr(route, "path", None) or "unmatched"
-            REQUESTS.labels(request.method, name, str(status)).inc()
-            LATENCY.labels(request.method, name).observe(time.perf_counter() - t0)
+            method = method_label(request.method)  # junk methods and paths never create new series
+            REQUESTS.labels(method, name, str(status)).inc()
+            LATENCY.labels(method, name).observe(time.perf_counter() - t0)
 
     # -- operations ------------------------------------------------------------------------
     @app.get("/health", tags=["ops"], summary="Liveness and ClickHouse reachability (no auth)")
@@ -264,12 +268,11 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
     @app.post(f"{API_PREFIX}/alerts/{{alert_id}}/ack", tags=["alerts"],
               summary="Acknowledge an alert (admin scope)")
     async def acknowledge(alert_id: Annotated[str, PathParam(pattern=ALERT_ID_PATTERN)],
-                          principal: Annotated[str, Depends(admin)],
-                          body: AckBody | None = None) -> dict[str, Any]:
+                          principal: Annotated[str, Depends(admin)], request: Request) -> dict[str, Any]:
+        body = await _ack_body(request)  # read only now: after the token was checked
         alert = await db(Q.get_alert, alert_id)
         if alert is None:
             raise ApiError(404, "unknown alert", f"no alert with id {alert_id!r}")
-        body = body or AckBody(by="", note="")
         for name, value in (("by", body.by), ("note", body.note)):
             if value and any(ord(c) < 32 and c not in "\n\t" for c in value):
                 raise ApiError(422, "invalid request", [{"in": "body", "param": name,
@@ -299,6 +302,39 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SecurityHeaders)
     app.state.auth = auth
+    _document_ack_body(app)
     return app
+
+
+async def _ack_body(request: Request) -> AckBody:
+    """The optional JSON body of an acknowledgement, validated like a declared body."""
+    raw = await request.body()
+    if not raw.strip():
+        return AckBody(by="", note="")
+    try:
+        return AckBody.model_validate_json(raw)
+    except ValueError as exc:
+        errors = getattr(exc, "errors", lambda: [{"loc": (), "msg": "malformed JSON"}])()
+        raise ApiError(422, "invalid request", [{"in": "body", "param": ".".join(str(x) for x in e.get("loc", ())),
+                                                 "message": e.get("msg", "invalid")} for e in errors]) from None
+
+
+def _document_ack_body(app: FastAPI) -> None:
+    """Keep the ack body in the OpenAPI document although the route reads it by hand."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            op = schema.get("paths", {}).get(f"{API_PREFIX}/alerts/{{alert_id}}/ack", {}).get("post")
+            if op is not None:
+                schema.setdefault("components", {}).setdefault("schemas", {})["AckBody"] = AckBody.model_json_schema()
+                op["requestBody"] = {"required": False, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/AckBody"}}}}
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 

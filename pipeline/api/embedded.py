@@ -11,6 +11,7 @@ from typing import Any
 from faust.contrib.asgi import AsgiService
 
 from pipeline.api.app import create_api
+from pipeline.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
 
 
 def api_service(worker: Any) -> type[AsgiService]:
@@ -19,7 +20,8 @@ def api_service(worker: Any) -> type[AsgiService]:
     return type("HypermicroApiService", (AsgiService,), {
         "asgi_app": create_api(worker.repository, s),
         "host": s.api_host, "port": s.api_port,
-        "uvicorn_options": {"log_level": "warning", "access_log": False},
+        "uvicorn_options": {"log_level": "warning", "access_log": False,
+                            **limits(API_REQUEST_TIMEOUT_S, API_MAX_CONNECTIONS)},
     })
 
 

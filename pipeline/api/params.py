@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from pipeline.bounds import MAX_ID_CHARS
+
 ID_PATTERN = r"^[\w*@#][\w .:@#|*+/'-]{0,199}$"
 """Brand, topic, subject and author ids/handles: word characters and a few separators, 1..200."""
 ALERT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -27,7 +29,9 @@ MAX_TIME = datetime(2105, 12, 31, tzinfo=UTC)
 INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "6h": 21600, "1d": 86400}
 WINDOWS: dict[str, int] = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CURSOR_MAX = 600
+CURSOR_MAX = 8192
+"""A cursor holds any post id accepted at the door (MAX_ID_CHARS, even all 4-byte or escaped
+characters: 6 bytes each in JSON) in base64; 8 kB fits every server's URL limit."""
 
 
 class ApiError(Exception):
@@ -130,10 +134,10 @@ class Cursor:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str | None, id_pattern: str = r"^[^\x00-\x1f\x7f]{1,256}$") -> Cursor | None:
+    def decode(cls, token: str | None, id_pattern: str = rf"(?s)^[^\x00]{{1,{MAX_ID_CHARS}}}$") -> Cursor | None:
         if token is None:
             return None
-        if len(token) > _CURSOR_MAX or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+        if len(token) > CURSOR_MAX or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
             raise invalid("cursor", "malformed cursor")
         try:
             doc = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))

@@ -23,6 +23,7 @@ def command(
     import uvicorn
 
     from pipeline.api.app import LOOPBACK, create_api
+    from pipeline.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
     from pipeline.settings import load_settings
     from pipeline.storage.backend import connect
     from pipeline.storage.migrate import migrate as run_migrations
@@ -44,6 +45,6 @@ def command(
                     "set HYPERMICRO_API_READ_TOKENS / HYPERMICRO_API_ADMIN_TOKENS", settings.api_host)
     try:
         uvicorn.run(create_api(lambda: repo, settings), host=settings.api_host, port=settings.api_port,
-                    log_level="info")
+                    log_level="info", **limits(API_REQUEST_TIMEOUT_S, API_MAX_CONNECTIONS))
     finally:
         ch.close()

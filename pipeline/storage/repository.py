@@ -11,6 +11,11 @@ from typing import Any
 from pipeline.schema import Alert, EnrichedPost
 from pipeline.storage.backend import ClickHouse, utc_now
 
+MONTHS_PER_INSERT = 50
+"""Distinct ``toYYYYMM(created_at)`` partitions per posts INSERT: half of ClickHouse's default
+``max_partitions_per_insert_block`` (100), so a batch with posts from any number of months is
+written in several inserts instead of failing (redelivered rows are deduplicated by id)."""
+
 
 def _ts(value: datetime) -> datetime:
     return value.replace(microsecond=0)
@@ -66,6 +71,16 @@ def post_row(e: EnrichedPost) -> dict[str, Any]:
     }
 
 
+def month_groups(posts: Sequence[EnrichedPost], months: int = MONTHS_PER_INSERT) -> list[list[EnrichedPost]]:
+    """Split ``posts`` (order kept within a month) into groups spanning at most ``months``
+    distinct calendar months of ``created_at`` (UTC), oldest first."""
+    by_month: dict[tuple[int, int], list[EnrichedPost]] = {}
+    for p in posts:
+        by_month.setdefault((p.post.created_at.year, p.post.created_at.month), []).append(p)
+    keys = sorted(by_month)
+    return [[p for k in keys[i:i + months] for p in by_month[k]] for i in range(0, len(keys), months)]
+
+
 def alert_row(a: Alert) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -105,7 +120,8 @@ class Repository:
 
     # -- writes -------------------------------------------------------------------------
     def insert_posts(self, posts: Sequence[EnrichedPost]) -> int:
-        return self.ch.insert("posts", [post_row(p) for p in posts])
+        """Insert posts, one INSERT per group of at most :data:`MONTHS_PER_INSERT` months."""
+        return sum(self.ch.insert("posts", [post_row(p) for p in group]) for group in month_groups(posts))
 
     def insert_alerts(self, alerts: Sequence[Alert]) -> int:
         return self.ch.insert("alerts", [alert_row(a) for a in alerts])

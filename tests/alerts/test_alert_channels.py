@@ -33,12 +33,16 @@ async def test_webhook_body_is_signed_alert_json_receiver_can_verify(receiver_fa
     alert = make_alert()
     await WebhookChannel(rx.url, SECRET, retry=FAST).deliver(alert, [])
     (req,) = rx.requests
-    # What a receiver does: HMAC the raw body with the shared secret and compare.
-    expected = "sha256=" + hmac.new(SECRET.encode(), req.body, hashlib.sha256).hexdigest()
-    assert req.headers["X-Hypermicro-Signature"] == expected
-    assert verify_signature(SECRET, req.body, req.headers["X-Hypermicro-Signature"])
-    assert not verify_signature("other-secret", req.body, req.headers["X-Hypermicro-Signature"])
-    assert not verify_signature(SECRET, req.body + b" ", req.headers["X-Hypermicro-Signature"])
+    # What a receiver does: HMAC "<timestamp>." + raw body with the shared secret and compare.
+    ts = req.headers["X-Hypermicro-Timestamp"]
+    expected = "sha256=" + hmac.new(SECRET.encode(), f"{ts}.".encode() + req.body, hashlib.sha256).hexdigest()
+    sig = req.headers["X-Hypermicro-Signature"]
+    assert sig == expected
+    assert verify_signature(SECRET, req.body, sig, ts)
+    assert not verify_signature("other-secret", req.body, sig, ts)
+    assert not verify_signature(SECRET, req.body + b" ", sig, ts)
+    assert not verify_signature(SECRET, req.body, sig, str(int(ts) + 1))  # the timestamp is signed
+    assert not verify_signature(SECRET, req.body, sig, ts, now=int(ts) + 3600)  # a captured request goes stale
     assert req.headers["Idempotency-Key"] == alert.id
     assert abs(int(req.headers["X-Hypermicro-Timestamp"]) - time.time()) < 60
     assert req.headers["Content-Type"] == "application/json"

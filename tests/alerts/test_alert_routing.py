@@ -116,5 +116,10 @@ def test_docs_signature_example_verifies_a_real_signature() -> None:
     scope: dict = {}
     exec(block.group(1), scope)
     body = make_alert().model_dump_json().encode()
-    assert scope["verify"]("k", body, sign_body("k", body))
-    assert not scope["verify"]("k", body + b"x", sign_body("k", body))
+    import time
+
+    ts = str(int(time.time()))
+    assert scope["verify"]("k", body, sign_body("k", body, ts), ts)
+    assert not scope["verify"]("k", body + b"x", sign_body("k", body, ts), ts)
+    old = str(int(time.time()) - 3600)
+    assert not scope["verify"]("k", body, sign_body("k", body, old), old)

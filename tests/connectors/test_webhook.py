@@ -13,7 +13,13 @@ from starlette.testclient import TestClient
 
 from connectors.base import CheckError
 from connectors.producer import PostProducer
-from connectors.sources.webhook import SIGNATURE_HEADER, WebhookConnector, sign
+from connectors.sources.webhook import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WebhookConnector,
+    sign,
+    signature_headers,
+)
 from connectors.testing import MemorySink
 from pipeline.schema import RawPost
 
@@ -30,10 +36,15 @@ def _client(sink: MemorySink, **spec: object) -> tuple[TestClient, WebhookConnec
     return TestClient(conn.build_app(sink)), conn  # type: ignore[arg-type]
 
 
-def _send(client: TestClient, body: bytes, ctype: str = "application/json", signature: str | None = "auto"):  # noqa: ANN202
-    headers = {"Content-Type": ctype}
+NOW = str(int(time.time()))
+
+
+def _send(client: TestClient, body: bytes, ctype: str = "application/json", signature: str | None = "auto",  # noqa: ANN202
+          timestamp: str | None = None):
+    timestamp = timestamp or str(int(time.time()))
+    headers = {"Content-Type": ctype, TIMESTAMP_HEADER: timestamp}
     if signature == "auto":
-        headers[SIGNATURE_HEADER] = sign(SECRET, body)
+        headers[SIGNATURE_HEADER] = sign(SECRET, body, timestamp)
     elif signature is not None:
         headers[SIGNATURE_HEADER] = signature
     return client.post("/ingest", content=body, headers=headers)
@@ -75,7 +86,7 @@ def test_signature_over_a_different_body_is_refused() -> None:
     sink = MemorySink()
     client, _ = _client(sink)
     body = json.dumps(_post(1)).encode()
-    res = _send(client, body.replace(b"acme", b"evil"), signature=sign(SECRET, body))
+    res = _send(client, body.replace(b"acme", b"evil"), signature=sign(SECRET, body, NOW), timestamp=NOW)
     assert res.status_code == 403 and sink.posts == []
 
 
@@ -142,7 +153,7 @@ def test_accepted_posts_are_in_kafka_when_the_sender_gets_200(kafka_bootstrap: s
         for _ in range(50):
             try:
                 res = httpx.post(f"http://127.0.0.1:{port}/ingest", content=body, timeout=10,
-                                 headers={"Content-Type": "application/x-ndjson", SIGNATURE_HEADER: sign(SECRET, body)})
+                                 headers={"Content-Type": "application/x-ndjson", **signature_headers(SECRET, body)})
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)

@@ -5,6 +5,7 @@ a local webhook; poison messages land in the DLQ with their original bytes."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -123,8 +124,13 @@ def test_poison_messages_go_to_the_dlq_and_good_ones_flow(kafka_bootstrap: str, 
         stop_worker(proc)
     letters = [json.loads(m.value) for m in read_topic(kafka_bootstrap, f"{namespace}.social.posts.dlq")]
     assert len(letters) == 7
-    originals = {base64.b64decode(x["original_b64"]) for x in letters}
+    by_hash = {hashlib.sha256(p).hexdigest(): p for p in POISON}
+    originals = {by_hash[x["original_sha256"]] for x in letters}
     assert originals == set(POISON)
+    for x in letters:  # whole originals, or (over 256 kB) a prefix that says so, with size and hash
+        kept, full = base64.b64decode(x["original_b64"]), by_hash[x["original_sha256"]]
+        assert (kept == full) if not x["truncated"] else (full.startswith(kept) and x["original_size"] == len(full))
+    assert sum(x["truncated"] for x in letters) == 1  # the 5 MB post
     assert all(x["error"] and x["topic"] == raw_topic and x["offset"] >= 0 for x in letters)
     assert {x["error_type"] for x in letters} >= {"invalid_json", "invalid_utf8", "missing_fields", "too_large"}
     ch = ChdbBackend(tmp_path / "chdb", "hypermicro")
