@@ -261,7 +261,7 @@ class Repository:
             SELECT id, author_handle, author_followers, text, url, likes + reposts + replies + quotes AS engagement
             FROM posts FINAL
             WHERE {in_window} AND {negative}
-            ORDER BY author_followers + 10 * engagement DESC, id
+            ORDER BY author_followers + 10 * engagement DESC, created_at DESC, id
             LIMIT {{limit:UInt32}}
             """,
             params,
