@@ -68,6 +68,12 @@ def ratio_text(alert: Alert) -> str:
     return "no usual level" if m == "new" else f"{m} usual"
 
 
+def usual_text(alert: Alert) -> str:
+    """The usual level as the headline shows it, with the multiplier: ``21 (10x usual)``."""
+    shown = _usual(alert.expected) if alert.kind == "negative_spike" else _num(alert.expected)
+    return f"{shown} ({ratio_text(alert)})"
+
+
 def window_phrase(seconds: float) -> str:
     """``the last minute``, ``the last 15 minutes``, ``the last hour``, ``the last 2 hours``."""
     minutes = seconds / 60
@@ -173,7 +179,7 @@ def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None
         headline += "\n" + _slack_escape(alert.explanation)
     fields = [
         {"type": "mrkdwn", "text": f"*Observed*\n{_num(alert.observed)}"},
-        {"type": "mrkdwn", "text": f"*Usual*\n{_num(alert.expected)} ({ratio_text(alert)})"},
+        {"type": "mrkdwn", "text": f"*Usual*\n{usual_text(alert)}"},
         {"type": "mrkdwn", "text": f"*Severity*\n{emoji} {alert.severity}"},
         {
             "type": "mrkdwn",
@@ -224,7 +230,7 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
         lines += [alert.explanation, ""]
     lines += [
         f"Observed:  {_num(alert.observed)}",
-        f"Usual:     {_num(alert.expected)} ({ratio_text(alert)})",
+        f"Usual:     {usual_text(alert)}",
         f"Window:    {window_text(alert)}",
     ]
     if alert.owners:
@@ -249,7 +255,7 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
     parts.append("<table>")
     rows = [
         ("Observed", _num(alert.observed)),
-        ("Usual", f"{_num(alert.expected)} ({ratio_text(alert)})"),
+        ("Usual", usual_text(alert)),
         ("Window", window_text(alert)),
     ]
     if alert.owners:
