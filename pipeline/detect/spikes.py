@@ -9,16 +9,21 @@ of the previous 48 hourly counts. This module asks the same question *while it h
   definition compares an hour with the plain 48-h median, so a time-of-day profile would raise
   the bar in busy hours that the definition calls crises (and lower it at night).
 * **Evidence** over a few windows ending now (5 min, 15 min, 1 h: see :data:`WINDOWS_S`).
-  A window of length ``w`` with ``c`` negatives alerts when both hold:
+  A window of ``w`` hours holding ``c`` negatives alerts when both hold:
 
-  - *effect size* (the user's words): the window's rate is at the crisis level,
-    ``c >= theta * w`` with ``theta = max(ratio * m, m + excess_per_hour)`` per hour;
-  - *enough evidence* (the false-alarm budget): the log-likelihood ratio of "rate theta"
-    against "rate usual" is at least ``log(tests per week / budget)``.  Under the usual rate,
-    ``P(LR >= e^a) <= e^-a`` (Markov on a likelihood ratio), so by the union bound the expected
-    number of false alerts per subject-week is at most the budget (default 1), whatever the
-    correlation between windows. Overdispersion is handled by the quasi-Poisson factor ``phi``
-    (variance / mean of the hourly counts, robust, at least 1) dividing the log-likelihood.
+  - *effect size* (the user's words, :func:`crisis_count`): ``c >= max(ratio * m * w,
+    m * w + excess_per_hour)``: the rate is ``ratio`` x usual over the window, and the window
+    alone holds ``excess_per_hour`` more negatives than usual (so does the hour around it);
+    over 1 h this is the definition itself, over 5 min a burst the minute it happens;
+  - *enough evidence* (the false-alarm budget): the log-likelihood ratio of "the window is at
+    that crisis count" against "the window is at the usual rate" (Poisson) is at least
+    ``log(tests per subject-week / budget)``. Under the usual rate ``P(LR >= e^a) <= e^-a``
+    (Markov's inequality on a likelihood ratio), so by the union bound over every window of
+    every bucket the expected number of false alerts is at most ``budget`` (default 1) per
+    subject-week, however the windows correlate. The usual rate under the null is
+    :func:`usual_rate` (never zero). The bound holds for Poisson noise; real counts are
+    over-dispersed (retweet cascades, daily cycles), and there the effect size is what keeps
+    false alarms rare (measured in ``docs/spikes.md``).
 * **Once per excursion**: after an alert the subject stays in its excursion until, on every
   window, the evidence favours the usual rate again (log-likelihood ratio <= 0).
 
@@ -29,14 +34,14 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scipy.special import pdtrc
 
-__all__ = ["WINDOWS_S", "Detection", "Sensitivity", "SpikeMonitor", "severity_of"]
+__all__ = ["WINDOWS_S", "Detection", "Sensitivity", "SpikeMonitor", "brand_overrides", "severity_of"]
 
 HOUR_S = 3600
 WEEK_S = 7 * 86_400
@@ -87,17 +92,34 @@ class Detection:
     severity: str
     """``info`` | ``warning`` | ``critical`` (see :func:`severity_of`)."""
     score: float
-    """Observed rate / crisis rate (>= 1 when the alert is raised)."""
+    """Observed / the count the window needed to alert (>= 1)."""
     p_value: float
-    """Poisson tail of ``observed`` at the usual rate (before the overdispersion correction)."""
+    """Poisson tail probability of ``observed`` at the usual rate (null hypothesis)."""
     negative_share: float | None
     baseline_share: float | None
     explanation: str
     """One plain sentence, e.g. "214 negative mentions in the last hour vs 21 usual (10x)"."""
 
 
+def brand_overrides(brands: Iterable[Any], default: Sensitivity) -> dict[str, Sensitivity]:
+    """Brand id -> sensitivity for brands-file entries that set ``sensitivity`` (fields they
+    leave unset come from ``default``); pass the result as ``SpikeMonitor(overrides=...)``."""
+    out: dict[str, Sensitivity] = {}
+    for b in brands:
+        own = getattr(b, "sensitivity", None)
+        if own is not None:
+            out[b.id] = Sensitivity(
+                ratio=own.ratio if own.ratio is not None else default.ratio,
+                excess_per_hour=(
+                    own.excess_per_hour if own.excess_per_hour is not None else default.excess_per_hour
+                ),
+            )
+    return out
+
+
 def severity_of(score: float) -> str:
-    """``critical`` from 3x the crisis rate, ``warning`` from 1.5x, else ``info``."""
+    """From ``score`` (observed / needed): ``critical`` from 3x what the window needed (a
+    crisis well past the user's threshold), ``warning`` from 1.5x, else ``info`` (just at it)."""
     return "critical" if score >= 3.0 else "warning" if score >= 1.5 else "info"
 
 
@@ -130,17 +152,16 @@ def _epoch(ts: datetime) -> float:
     return (ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts).timestamp()
 
 
-def dispersion(counts: list[float]) -> float:
-    """Quasi-Poisson factor of hourly counts: robust variance / median, at least 1.
+def crisis_count(sens: Sensitivity, usual_per_hour: float, window_h: float) -> float:
+    """Negative mentions a window of ``window_h`` hours (at most 1) must hold to alert.
 
-    The variance is the squared MAD scaled to a normal standard deviation, so a past crisis
-    hour does not inflate it; Poisson counts give ~1.
+    The ratio is a rate and holds at every time scale: ``ratio x`` the usual count of the
+    window. The excess is an amount per hour: the window itself must hold ``excess_per_hour``
+    more than usual (then so does the hour around it), so a short blip of a few posts on a
+    quiet brand is never a crisis, while a burst of that size is one the minute it happens.
     """
-    if len(counts) < MIN_HISTORY_HOURS:
-        return 1.0
-    med = statistics.median(counts)
-    mad = statistics.median(abs(c - med) for c in counts) * 1.4826
-    return max(1.0, mad * mad / med) if med > 0 else 1.0
+    usual = usual_per_hour * window_h
+    return max(sens.ratio * usual, usual + sens.excess_per_hour)
 
 
 def usual_rate(hours: list[float], crisis_rate: float) -> float:
@@ -231,23 +252,21 @@ class SpikeMonitor:
         if len(s.hours) < MIN_HISTORY_HOURS:
             return None
         sens = self.sensitivity_of(subject)
-        usual = statistics.median(s.hours)  # per hour
-        theta = sens.crisis_rate(usual)
-        phi = dispersion(s.hours)
-        null = usual_rate(s.hours, theta)
-        log_ratio = math.log(theta / null)
-        best: tuple[float, int, float] | None = None  # (llr, window, count)
+        usual = statistics.median(s.hours)  # per hour, the definition's m
+        null = usual_rate(s.hours, sens.crisis_rate(usual))
+        best: tuple[float, int, float, float] | None = None  # (llr, window, count, need)
         quiet = True
         for n in self.windows:
             if n > len(s.recent):
                 continue
             w_h = n * self.bucket_s / HOUR_S
+            need = crisis_count(sens, usual, w_h)
             c = sum(s.recent[-n:])
-            llr = (c * log_ratio - (theta - null) * w_h) / phi
+            llr = c * math.log(need / (null * w_h)) - (need - null * w_h)
             if llr > 0:
                 quiet = False
-            if c >= theta * w_h and llr >= self.evidence and (best is None or llr > best[0]):
-                best = (llr, n, c)
+            if c >= need and llr >= self.evidence and (best is None or llr > best[0]):
+                best = (llr, n, c, need)
         if s.in_excursion:
             if quiet:
                 s.in_excursion = False
@@ -255,18 +274,18 @@ class SpikeMonitor:
         if best is None:
             return None
         s.in_excursion = True
-        _, n, c = best
-        return self._detection(subject, s, idx, n, c, usual, theta, null)
+        _, n, c, need = best
+        return self._detection(subject, s, idx, n, c, usual, need, null)
 
     def _detection(
         self, subject: str, s: _Subject, idx: int, n: int, c: float, usual: float,
-        theta: float, null: float,
+        need: float, null: float,
     ) -> Detection:
         window_s = n * self.bucket_s
         w_h = window_s / HOUR_S
         expected = usual * w_h
         at = datetime.fromtimestamp((idx + 1) * self.bucket_s, UTC)
-        score = c / (theta * w_h)
+        score = c / need
         total = sum(s.recent_total[-n:])
         share = c / total if total > 0 else None
         base_total = sum(s.hours_total)
