@@ -52,6 +52,17 @@ def floor_to(ts: datetime, bucket_s: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % bucket_s, ts.tzinfo)
 
 
+def monitor_factory(settings: Any) -> Callable[[int], SpikeMonitor]:
+    """Monitors with the sensitivity of ``settings`` (global) and of the brands file (per brand),
+    as ``eval buzz`` builds them."""
+    from models.brands.config import load_brands
+    from pipeline.detect.spikes import Sensitivity, brand_overrides
+
+    default = Sensitivity(settings.spike_ratio, settings.spike_excess_per_hour)
+    overrides = brand_overrides(load_brands(settings.brands_file), default)
+    return lambda bucket_s: SpikeMonitor(bucket_s, default, overrides)
+
+
 @dataclass(frozen=True)
 class _Fired:
     kind: str
@@ -100,7 +111,8 @@ class LiveDetector:
         return cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
                    bucket_s=s.spike_bucket_s, public_url=s.public_url,
                    lateness=timedelta(seconds=s.spike_lateness_s),
-                   voices=LiveVoices(own_accounts_from_brands(s.brands_file)))
+                   voices=LiveVoices(own_accounts_from_brands(s.brands_file)),
+                   monitor_factory=monitor_factory(s))
 
     # -- the loop ---------------------------------------------------------------------------
     async def tick(self) -> list[Alert]:
@@ -146,6 +158,8 @@ class LiveDetector:
             self.fed_until = fed_until
             if int(state.get("bucket_s", 0)) == self.bucket_s:
                 self.monitor = SpikeMonitor.from_dict(state["monitor"])
+                configured = self._new_monitor(self.bucket_s)  # sensitivity as configured now
+                self.monitor.sensitivity, self.monitor.overrides = configured.sensitivity, configured.overrides
                 log.info("spike detector resumes at %s", fed_until.isoformat())
                 return
             log.warning("spike bucket changed from %ss to %ss: baselines restart at %s",
