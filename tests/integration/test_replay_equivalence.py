@@ -29,6 +29,7 @@ def live_alerts(posts: Path, speed: float, namespace: str, tmp: Path, bootstrap:
     """(brand, at, window start) of the alerts a worker publishes for ``posts`` replayed at ``speed``."""
     group = f"{namespace}.hypermicro-worker"
     topics = [f"{namespace}.social.posts.raw", f"{namespace}.social.posts.enriched"]
+    tmp.mkdir(parents=True, exist_ok=True)
     proc = start_worker(worker_env(namespace, tmp, bootstrap), tmp / "worker.log")
     try:
         with PostProducer(bootstrap) as producer:
