@@ -8,6 +8,7 @@ late posts within the lateness count and older ones never re-trigger a past aler
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from pipeline.alerts.render import summary_line
 from pipeline.detect.live import STATE_NAME, LiveDetector
 from pipeline.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
-from pipeline.storage.backend import ChdbBackend
+from pipeline.storage.backend import ChdbBackend, ClickHouse, DriverBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
 
@@ -52,10 +53,10 @@ def stream(quiet_h: int = QUIET_H, spike_min: int = 5, after_min: int = 15) -> l
 
 
 class Harness:
-    """A chDB repository and a live detector publishing into a list."""
+    """A repository (chDB at ``path``, or the given backend) and a live detector publishing into a list."""
 
-    def __init__(self, path: Path, **kw: object) -> None:
-        self.ch = ChdbBackend(path, "hypermicro")
+    def __init__(self, path: Path, backend: ClickHouse | None = None, **kw: object) -> None:
+        self.ch = backend or ChdbBackend(path, "hypermicro")
         migrate(self.ch)
         self.repo = Repository(self.ch)
         self.published: list[Alert] = []
@@ -146,9 +147,15 @@ async def test_coarse_buckets_count_every_minute(tmp_path: Path) -> None:
         h.ch.close()
 
 
-async def test_restart_resumes_without_repeating_or_missing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["chdb", pytest.param("server", marks=pytest.mark.chserver)])
+async def test_restart_resumes_without_repeating_or_missing(tmp_path: Path, backend: str,
+                                                             request: pytest.FixtureRequest) -> None:
     posts = stream()
-    h = Harness(tmp_path / "chdb")
+    server = None
+    if backend == "server":  # several workers share a server: a new leader resumes the old one's state
+        host, port = request.getfixturevalue("clickhouse_server")
+        server = DriverBackend(host, port, "hm_live_" + uuid.uuid4().hex[:8])
+    h = Harness(tmp_path / "chdb", server)
     try:
         before = [p for p in posts if p.post.created_at < SPIKE_AT + timedelta(minutes=2)]
         await h.feed(before)
@@ -161,6 +168,8 @@ async def test_restart_resumes_without_repeating_or_missing(tmp_path: Path) -> N
         await h.live.tick()  # and another restart after the alert: nothing again
         assert len(h.published) == 1 and SPIKE_AT < h.published[0].window.end <= SPIKE_AT + timedelta(minutes=5)
     finally:
+        if server is not None:
+            server.execute(f"DROP DATABASE IF EXISTS {server._database}")  # type: ignore[attr-defined]
         h.ch.close()
 
 
