@@ -203,3 +203,25 @@ async def test_late_posts_count_within_lateness_and_never_retrigger(harness: Har
     await harness.feed(old)
     assert len(harness.published) == 1
     assert harness.repo.count_posts() == len(posts) + len(old)
+
+
+async def test_alert_carries_owners_and_incident_from_the_dispatcher(tmp_path: Path) -> None:
+    from pipeline.alerts.dispatcher import AlertDispatcher
+    from pipeline.settings import load_settings
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
+    settings = load_settings(brands_file=fixtures / "brands.yaml", topics_file=fixtures / "topics.yaml")
+    dispatcher = AlertDispatcher.from_settings(settings, tmp_path / "alerts")  # no channels: recorded only
+    h = Harness(tmp_path / "chdb", dispatcher=dispatcher)
+    try:
+        await h.feed(stream())
+        (alert,) = h.published
+        assert alert.owners == ["comms-nimbus@example.com"] and alert.incident_id
+        (incident,) = dispatcher.incidents.list_incidents()
+        assert incident.id == alert.incident_id and incident.last_seen_at == alert.window.end  # event time
+        stored = h.ch.query("SELECT incident_id, owners FROM alerts")
+        assert stored == [{"incident_id": alert.incident_id, "owners": ["comms-nimbus@example.com"]}]
+    finally:
+        await dispatcher.stop()
+        dispatcher.close()
+        h.ch.close()
