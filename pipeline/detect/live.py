@@ -129,6 +129,7 @@ class LiveDetector:
             await loop.run_in_executor(None, self._restore, repo)
         low = await loop.run_in_executor(None, repo.low_watermark)
         if low is None:
+            self.ticks += 1
             return []
         final_end = floor_to(low - self.lateness, self.bucket_s)  # buckets before it are final
         raised: list[Alert] = []
@@ -157,13 +158,20 @@ class LiveDetector:
             fed_until, state = saved
             self.fed_until = fed_until
             if int(state.get("bucket_s", 0)) == self.bucket_s:
-                self.monitor = SpikeMonitor.from_dict(state["monitor"])
-                configured = self._new_monitor(self.bucket_s)  # sensitivity as configured now
-                self.monitor.sensitivity, self.monitor.overrides = configured.sensitivity, configured.overrides
-                log.info("spike detector resumes at %s", fed_until.isoformat())
-                return
-            log.warning("spike bucket changed from %ss to %ss: baselines restart at %s",
-                        state.get("bucket_s"), self.bucket_s, fed_until.isoformat())
+                try:
+                    self.monitor = SpikeMonitor.from_dict(state["monitor"])
+                except (ValueError, KeyError, TypeError) as exc:  # e.g. a detector upgrade changed the state
+                    log.warning("saved spike-detector state unusable (%s): baselines restart at %s",
+                                exc, fed_until.isoformat())
+                else:
+                    configured = self._new_monitor(self.bucket_s)  # sensitivity as configured now
+                    self.monitor.sensitivity = configured.sensitivity
+                    self.monitor.overrides = configured.overrides
+                    log.info("spike detector resumes at %s", fed_until.isoformat())
+                    return
+            else:
+                log.warning("spike bucket changed from %ss to %ss: baselines restart at %s",
+                            state.get("bucket_s"), self.bucket_s, fed_until.isoformat())
         self.monitor = self._new_monitor(self.bucket_s)
 
     def _next_span(self, repo: Any, final_end: datetime) -> tuple[datetime, datetime] | None:

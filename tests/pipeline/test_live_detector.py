@@ -225,3 +225,9 @@ async def test_alert_carries_owners_and_incident_from_the_dispatcher(tmp_path: P
         await dispatcher.stop()
         dispatcher.close()
         h.ch.close()
+
+
+async def test_unusable_saved_state_restarts_baselines_where_it_stopped(harness: Harness) -> None:
+    harness.repo.save_detector_state(STATE_NAME, SPIKE_AT, {"bucket_s": 60, "monitor": {"version": -1}})
+    await harness.live.tick()  # no crash loop after a detector upgrade
+    assert harness.live.monitor is not None and harness.live.fed_until == SPIKE_AT
