@@ -11,6 +11,7 @@ import pytest
 from models.brands.config import parse_brands
 from pipeline.detect.spikes import (
     Detection,
+    dispersion,
     Sensitivity,
     SpikeMonitor,
     brand_overrides,
@@ -186,3 +187,22 @@ def test_severity_levels() -> None:
     assert severity_of(1.0) == "info"
     assert severity_of(1.5) == "warning"
     assert severity_of(3.0) == "critical"
+
+
+def test_dispersion_is_one_for_poisson_and_larger_for_bursty_counts() -> None:
+    rng = np.random.default_rng(15)
+    assert dispersion(list(rng.poisson(40, 500).astype(float))) == pytest.approx(1.0, abs=0.3)
+    bursty = rng.poisson(rng.gamma(2.0, 20.0, 500)).astype(float)  # same mean, clumped
+    assert dispersion(list(bursty)) > 5
+    assert dispersion([0.0] * 5 + [100.0]) == 1.0  # too short to estimate
+
+
+def test_bursty_stream_needs_more_on_short_windows() -> None:
+    """Big-volume talk whose 5-minute counts swing 3x by themselves: a single 5-minute swing
+    is not a crisis; the hour window still judges by the definition."""
+    rng = np.random.default_rng(16)
+    five = rng.poisson(rng.gamma(1.5, 40 / 1.5, 3 * 288)).astype(float)  # mean 40 per 5 min
+    mon = SpikeMonitor(300)
+    alerts = [d for i, c in enumerate(five) if (d := mon.update("brand:big", T0 + i * 5 * MIN, c, c))]
+    quiet = [d for d in alerts if d.window_s < 3600]
+    assert quiet == []
