@@ -11,8 +11,8 @@ of the previous 48 hourly counts. This module asks the same question *while it h
 * **Evidence** over a few windows ending now (5 min, 15 min, 1 h: see :data:`WINDOWS_S`).
   A window of ``w`` hours holding ``c`` negatives alerts when both hold:
 
-  - *effect size* (the user's words, :func:`crisis_count`): ``c >= max(ratio * m * w,
-    m * w + excess_per_hour)``: the rate is ``ratio`` x usual over the window, and the window
+  - *effect size* (the user's words, :func:`crisis_count`): ``c > max(ratio * m * w,
+    m * w + excess_per_hour)`` (strictly more, as the definition): the rate is ``ratio`` x usual over the window, and the window
     alone holds ``excess_per_hour`` more negatives than usual (so does the hour around it);
     over 1 h this is the definition itself, over 5 min a burst the minute it happens;
   - *enough evidence* (the false-alarm budget): the log-likelihood ratio of "the window is at
@@ -97,7 +97,7 @@ class Detection:
     severity: str
     """``info`` | ``warning`` | ``critical`` (see :func:`severity_of`)."""
     score: float
-    """Observed / the count the window needed to alert (>= 1)."""
+    """Observed / the count the window had to exceed (> 1)."""
     p_value: float
     """Poisson tail probability of ``observed`` at the usual rate (null hypothesis)."""
     negative_share: float | None
@@ -162,7 +162,7 @@ def _epoch(ts: datetime) -> float:
 
 
 def crisis_count(sens: Sensitivity, usual_per_hour: float, window_h: float) -> float:
-    """Negative mentions a window of ``window_h`` hours (at most 1) must hold to alert.
+    """Negative mentions a window of ``window_h`` hours (at most 1) must exceed to alert.
 
     The ratio is a rate and holds at every time scale: ``ratio x`` the usual count of the
     window. The excess is an amount per hour: the window itself must hold ``excess_per_hour``
@@ -299,7 +299,7 @@ class SpikeMonitor:
                 quiet = False
             if n < self.windows[-1]:  # shorter than the hour: over the stream's own burstiness
                 llr /= dispersion(s.blocks[str(n)][:-1])
-            if c >= need and llr >= self.evidence and (best is None or llr > best[0]):
+            if c > need and llr >= self.evidence and (best is None or llr > best[0]):
                 best = (llr, n, c, need)
         if s.in_excursion:
             if quiet:

@@ -11,10 +11,10 @@ import pytest
 from models.brands.config import parse_brands
 from pipeline.detect.spikes import (
     Detection,
-    dispersion,
     Sensitivity,
     SpikeMonitor,
     brand_overrides,
+    dispersion,
     severity_of,
 )
 
