@@ -171,3 +171,31 @@ def test_eval_buzz_rejects_truth_brands_missing_from_the_brands_file(tmp_path: P
     app.command()(command)
     res = CliRunner().invoke(app, ["--posts", str(pfile), "--brands", str(bfile), "--truth", str(tfile)])
     assert res.exit_code == 2 and "globex" in res.output
+
+
+def test_bucket_counts_equal_the_workers_stored_aggregates(tmp_path: Path) -> None:
+    """The eval's counting and the worker's ClickHouse aggregates agree on the same posts."""
+    from pipeline.storage.backend import ChdbBackend
+    from pipeline.storage.migrate import migrate
+    from pipeline.storage.repository import Repository
+
+    posts = []
+    for i in range(40):
+        at = T0 + timedelta(seconds=37 * i)
+        brands: list[tuple[str, str | None]] = [("acme", ["negative", "neutral", None][i % 3])]
+        if i % 4 == 0:
+            brands = [("globex", "positive"), *brands, ("acme", "positive")]
+        posts.append(enriched(f"t:{i}", at, ["negative", "positive"][i % 2], brands))
+    redelivered = [enriched("t:5", T0 + timedelta(seconds=37 * 5), "negative", [("acme", "negative")])]
+    ch = ChdbBackend(tmp_path / "chdb", "hypermicro")
+    try:
+        migrate(ch)
+        repo = Repository(ch)
+        repo.insert_posts(posts)
+        repo.insert_posts(posts[:10] + redelivered)  # at-least-once delivery
+        stored = {(m.subject, m.minute, m.total, m.negative) for m in repo.minute_counts(T0 - timedelta(hours=1))}
+    finally:
+        ch.close()
+    counter = BucketCounter(60)
+    counter.add(posts + posts[:10] + redelivered)
+    assert {(b.brand, b.start, b.total, b.negative) for b in counter.buckets()} == stored
