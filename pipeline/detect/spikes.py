@@ -245,6 +245,8 @@ class SpikeMonitor:
             gap = min(idx - s.last_idx - 1, (HISTORY_HOURS + 1) * HOUR_S // self.bucket_s)
             for j in range(idx - gap, idx):
                 self._push(s, j, 0.0, 0.0)
+            if gap >= self.windows[-1]:  # a silent hour: whatever excursion there was is over
+                s.in_excursion = False
         self._push(s, idx, max(float(negative), 0.0), max(float(total), 0.0))
         return self._judge(subject, s, idx)
 

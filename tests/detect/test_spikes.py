@@ -206,3 +206,14 @@ def test_bursty_stream_needs_more_on_short_windows() -> None:
     alerts = [d for i, c in enumerate(five) if (d := mon.update("brand:big", T0 + i * 5 * MIN, c, c))]
     quiet = [d for d in alerts if d.window_s < 3600]
     assert quiet == []
+
+
+def test_a_silent_hour_ends_an_excursion() -> None:
+    mon = SpikeMonitor()
+    counts = background(1440, per_hour=6, seed=17)
+    feed(mon, counts)
+    first = mon.update("brand:acme", T0 + 1440 * MIN, 40, 50)
+    assert first is not None
+    # the brand is silent for 2 hours (no bucket at all), then a new burst
+    second = mon.update("brand:acme", T0 + (1440 + 121) * MIN, 40, 50)
+    assert second is not None and second.at == T0 + (1440 + 122) * MIN
