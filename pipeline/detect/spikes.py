@@ -46,7 +46,17 @@ from typing import Any
 
 from scipy.special import pdtrc
 
-__all__ = ["WINDOWS_S", "Detection", "Sensitivity", "SpikeMonitor", "brand_overrides", "severity_of"]
+__all__ = [
+    "WINDOWS_S",
+    "Detection",
+    "Sensitivity",
+    "SpikeMonitor",
+    "brand_overrides",
+    "crisis_count",
+    "dispersion",
+    "severity_of",
+    "usual_rate",
+]
 
 HOUR_S = 3600
 WEEK_S = 7 * 86_400
@@ -222,13 +232,13 @@ class SpikeMonitor:
 
     # ------------------------------------------------------------------ configuration
     def sensitivity_of(self, subject: str) -> Sensitivity:
-        """Per-subject override (key ``subject``, or the id after ``brand:``), else the default."""
+        """Per-subject override (key ``subject``, or the brand id of ``brand:<id>`` and
+        ``brand_topic:<id>|<topic>``), else the default."""
         if subject in self.overrides:
             return self.overrides[subject]
         kind, _, sid = subject.partition(":")
-        if kind == "brand" and sid in self.overrides:
-            return self.overrides[sid]
-        return self.sensitivity
+        brand = sid.split("|", 1)[0] if kind == "brand_topic" else sid if kind == "brand" else None
+        return self.overrides.get(brand, self.sensitivity) if brand else self.sensitivity
 
     # ------------------------------------------------------------------ feeding
     def update(

@@ -177,6 +177,8 @@ def test_per_brand_sensitivity_from_the_brands_file() -> None:
     mon = SpikeMonitor(sensitivity=default, overrides=overrides)
     assert mon.sensitivity_of("brand:acme") == Sensitivity(10.0, 8.0)
     assert mon.sensitivity_of("brand:globex") == default
+    assert mon.sensitivity_of("brand_topic:acme|pricing") == Sensitivity(10.0, 8.0)
+    assert mon.sensitivity_of("topic:acme") == default
     counts = background(2 * 1440, per_hour=6, seed=13)
     counts[1440 + 200 : 1440 + 260] += np.random.default_rng(14).poisson(0.3, 60)  # ~4x for an hour
     assert feed(mon, counts, subject="brand:acme") == []
