@@ -214,6 +214,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--inject", type=int, default=0, help="injected episodes per dataset")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--only", nargs="*", default=None, help="datasets to build (apple, gop, sanders)")
     args = ap.parse_args()
     sets: dict[str, tuple[Callable[[Path], list[dict]], str, dict]] = {
         "apple": (load_apple, "apple_dfe_sentiment", APPLE_BRANDS),
@@ -221,6 +222,8 @@ def main() -> None:
         "sanders": (load_sanders, "sanders_brand_sentiment", _sanders_brands(repo)),
     }
     for name, (loader, folder, brands) in sets.items():
+        if args.only and name not in args.only:
+            continue
         posts = loader(args.shared / folder)
         eps = write(args.out / name, posts, brands)
         print(f"{name}: {len(posts)} posts, {len(eps['episodes'])} episodes")

@@ -11,8 +11,8 @@ of the previous 48 hourly counts. This module asks the same question *while it h
 * **Evidence** over a few windows ending now (5 min, 15 min, 1 h: see :data:`WINDOWS_S`).
   A window of ``w`` hours holding ``c`` negatives alerts when both hold:
 
-  - *effect size* (the user's words, :func:`crisis_count`): ``c >= max(ratio * m * w,
-    m * w + excess_per_hour)``: the rate is ``ratio`` x usual over the window, and the window
+  - *effect size* (the user's words, :func:`crisis_count`): ``c > max(ratio * m * w,
+    m * w + excess_per_hour)`` (strictly more, as the definition): the rate is ``ratio`` x usual over the window, and the window
     alone holds ``excess_per_hour`` more negatives than usual (so does the hour around it);
     over 1 h this is the definition itself, over 5 min a burst the minute it happens;
   - *enough evidence* (the false-alarm budget): the log-likelihood ratio of "the window is at
@@ -21,9 +21,14 @@ of the previous 48 hourly counts. This module asks the same question *while it h
     (Markov's inequality on a likelihood ratio), so by the union bound over every window of
     every bucket the expected number of false alerts is at most ``budget`` (default 1) per
     subject-week, however the windows correlate. The usual rate under the null is
-    :func:`usual_rate` (never zero). The bound holds for Poisson noise; real counts are
-    over-dispersed (retweet cascades, daily cycles), and there the effect size is what keeps
-    false alarms rare (measured in ``docs/spikes.md``).
+    :func:`usual_rate` (never zero). Windows shorter than the hour must also beat the
+    stream's own burstiness: their log-likelihood ratio is divided by the quasi-Poisson
+    dispersion of the subject's past counts over that window length (:func:`dispersion`, 48 h),
+    so a brand whose talk comes in retweet cascades needs more to alert on 5 minutes. The hour
+    window is the definition itself and is judged as such (its dispersion would mostly be the
+    daily cycle, which the definition deliberately ignores). The bound holds for Poisson
+    noise; on real, over-dispersed streams the effect size is what keeps false alarms rare
+    (measured in ``docs/spikes.md``).
 * **Once per excursion**: after an alert the subject stays in its excursion until, on every
   window, the evidence favours the usual rate again (log-likelihood ratio <= 0).
 
@@ -41,7 +46,17 @@ from typing import Any
 
 from scipy.special import pdtrc
 
-__all__ = ["WINDOWS_S", "Detection", "Sensitivity", "SpikeMonitor", "brand_overrides", "severity_of"]
+__all__ = [
+    "WINDOWS_S",
+    "Detection",
+    "Sensitivity",
+    "SpikeMonitor",
+    "brand_overrides",
+    "crisis_count",
+    "dispersion",
+    "severity_of",
+    "usual_rate",
+]
 
 HOUR_S = 3600
 WEEK_S = 7 * 86_400
@@ -92,7 +107,7 @@ class Detection:
     severity: str
     """``info`` | ``warning`` | ``critical`` (see :func:`severity_of`)."""
     score: float
-    """Observed / the count the window needed to alert (>= 1)."""
+    """Observed / the count the window had to exceed (> 1)."""
     p_value: float
     """Poisson tail probability of ``observed`` at the usual rate (null hypothesis)."""
     negative_share: float | None
@@ -136,6 +151,10 @@ class _Subject:
     hours: list[float] = field(default_factory=list)  # negatives of complete hours, oldest first
     hours_total: list[float] = field(default_factory=list)
     in_excursion: bool = False
+    blocks: dict[str, list[float]] = field(default_factory=dict)
+    """Per window length (buckets, as a string): counts of its past aligned, non-overlapping
+    blocks over the last 48 h, the last one still accumulating (for the dispersion)."""
+    block_idx: dict[str, int] = field(default_factory=dict)
 
 
 def _fmt_window(window_s: int) -> str:
@@ -153,7 +172,7 @@ def _epoch(ts: datetime) -> float:
 
 
 def crisis_count(sens: Sensitivity, usual_per_hour: float, window_h: float) -> float:
-    """Negative mentions a window of ``window_h`` hours (at most 1) must hold to alert.
+    """Negative mentions a window of ``window_h`` hours (at most 1) must exceed to alert.
 
     The ratio is a rate and holds at every time scale: ``ratio x`` the usual count of the
     window. The excess is an amount per hour: the window itself must hold ``excess_per_hour``
@@ -162,6 +181,19 @@ def crisis_count(sens: Sensitivity, usual_per_hour: float, window_h: float) -> f
     """
     usual = usual_per_hour * window_h
     return max(sens.ratio * usual, usual + sens.excess_per_hour)
+
+
+def dispersion(blocks: list[float]) -> float:
+    """Quasi-Poisson dispersion of window counts: robust variance / mean, at least 1.
+
+    The variance is the interquartile range scaled to a normal standard deviation (a past
+    crisis does not inflate it); Poisson counts give about 1, bursty or cyclic streams more.
+    """
+    if len(blocks) < 8:  # too few past windows for quartiles: Poisson
+        return 1.0
+    q1, _, q3 = statistics.quantiles(blocks, n=4)
+    mean = statistics.fmean(blocks)
+    return max(1.0, ((q3 - q1) / 1.349) ** 2 / mean) if mean > 0 else 1.0
 
 
 def usual_rate(hours: list[float], crisis_rate: float) -> float:
@@ -200,13 +232,13 @@ class SpikeMonitor:
 
     # ------------------------------------------------------------------ configuration
     def sensitivity_of(self, subject: str) -> Sensitivity:
-        """Per-subject override (key ``subject``, or the id after ``brand:``), else the default."""
+        """Per-subject override (key ``subject``, or the brand id of ``brand:<id>`` and
+        ``brand_topic:<id>|<topic>``), else the default."""
         if subject in self.overrides:
             return self.overrides[subject]
         kind, _, sid = subject.partition(":")
-        if kind == "brand" and sid in self.overrides:
-            return self.overrides[sid]
-        return self.sensitivity
+        brand = sid.split("|", 1)[0] if kind == "brand_topic" else sid if kind == "brand" else None
+        return self.overrides.get(brand, self.sensitivity) if brand else self.sensitivity
 
     # ------------------------------------------------------------------ feeding
     def update(
@@ -223,6 +255,8 @@ class SpikeMonitor:
             gap = min(idx - s.last_idx - 1, (HISTORY_HOURS + 1) * HOUR_S // self.bucket_s)
             for j in range(idx - gap, idx):
                 self._push(s, j, 0.0, 0.0)
+            if gap >= self.windows[-1]:  # a silent hour: whatever excursion there was is over
+                s.in_excursion = False
         self._push(s, idx, max(float(negative), 0.0), max(float(total), 0.0))
         return self._judge(subject, s, idx)
 
@@ -241,6 +275,16 @@ class SpikeMonitor:
             s.hour_idx, s.hour_neg, s.hour_total = hour, 0.0, 0.0
         s.hour_neg += negative
         s.hour_total += total
+        for n in self.windows[:-1]:  # the hour's blocks are ``hours``
+            key, block = str(n), idx // n
+            hist = s.blocks.setdefault(key, [])
+            last = s.block_idx.get(key)
+            if last is None or block != last:
+                gap = 0 if last is None else min(block - last - 1, HISTORY_HOURS * per_hour // n)
+                hist.extend([0.0] * gap + [0.0])
+                del hist[: -(HISTORY_HOURS * per_hour // n + 1)]
+                s.block_idx[key] = block
+            hist[-1] += negative
         s.recent.append(negative)
         s.recent_total.append(total)
         keep = self.windows[-1]
@@ -265,7 +309,9 @@ class SpikeMonitor:
             llr = c * math.log(need / (null * w_h)) - (need - null * w_h)
             if llr > 0:
                 quiet = False
-            if c >= need and llr >= self.evidence and (best is None or llr > best[0]):
+            if n < self.windows[-1]:  # shorter than the hour: over the stream's own burstiness
+                llr /= dispersion(s.blocks[str(n)][:-1])
+            if c > need and llr >= self.evidence and (best is None or llr > best[0]):
                 best = (llr, n, c, need)
         if s.in_excursion:
             if quiet:

@@ -14,6 +14,7 @@ from pipeline.detect.spikes import (
     Sensitivity,
     SpikeMonitor,
     brand_overrides,
+    dispersion,
     severity_of,
 )
 
@@ -176,6 +177,8 @@ def test_per_brand_sensitivity_from_the_brands_file() -> None:
     mon = SpikeMonitor(sensitivity=default, overrides=overrides)
     assert mon.sensitivity_of("brand:acme") == Sensitivity(10.0, 8.0)
     assert mon.sensitivity_of("brand:globex") == default
+    assert mon.sensitivity_of("brand_topic:acme|pricing") == Sensitivity(10.0, 8.0)
+    assert mon.sensitivity_of("topic:acme") == default
     counts = background(2 * 1440, per_hour=6, seed=13)
     counts[1440 + 200 : 1440 + 260] += np.random.default_rng(14).poisson(0.3, 60)  # ~4x for an hour
     assert feed(mon, counts, subject="brand:acme") == []
@@ -186,3 +189,33 @@ def test_severity_levels() -> None:
     assert severity_of(1.0) == "info"
     assert severity_of(1.5) == "warning"
     assert severity_of(3.0) == "critical"
+
+
+def test_dispersion_is_one_for_poisson_and_larger_for_bursty_counts() -> None:
+    rng = np.random.default_rng(15)
+    assert dispersion(list(rng.poisson(40, 500).astype(float))) == pytest.approx(1.0, abs=0.3)
+    bursty = rng.poisson(rng.gamma(2.0, 20.0, 500)).astype(float)  # same mean, clumped
+    assert dispersion(list(bursty)) > 5
+    assert dispersion([0.0] * 5 + [100.0]) == 1.0  # too short to estimate
+
+
+def test_bursty_stream_needs_more_on_short_windows() -> None:
+    """Big-volume talk whose 5-minute counts swing 3x by themselves: a single 5-minute swing
+    is not a crisis; the hour window still judges by the definition."""
+    rng = np.random.default_rng(16)
+    five = rng.poisson(rng.gamma(1.5, 40 / 1.5, 3 * 288)).astype(float)  # mean 40 per 5 min
+    mon = SpikeMonitor(300)
+    alerts = [d for i, c in enumerate(five) if (d := mon.update("brand:big", T0 + i * 5 * MIN, c, c))]
+    quiet = [d for d in alerts if d.window_s < 3600]
+    assert quiet == []
+
+
+def test_a_silent_hour_ends_an_excursion() -> None:
+    mon = SpikeMonitor()
+    counts = background(1440, per_hour=6, seed=17)
+    feed(mon, counts)
+    first = mon.update("brand:acme", T0 + 1440 * MIN, 40, 50)
+    assert first is not None
+    # the brand is silent for 2 hours (no bucket at all), then a new burst
+    second = mon.update("brand:acme", T0 + (1440 + 121) * MIN, 40, 50)
+    assert second is not None and second.at == T0 + (1440 + 122) * MIN
