@@ -104,7 +104,7 @@ def run(injections: int, gap_s: float, rate: float, bootstrap: str, inject: bool
                         next_inject += gap_s
                     time.sleep(1.0 / rate)
                 producer.flush(60)
-            time.sleep(30)
+            time.sleep(30 + 60 + 120)  # an alert waits for its bucket (60 s) to be final (+ 120 s lateness)
         finally:
             stop_worker(proc)
         arrivals: dict[str, float] = {}

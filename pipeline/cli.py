@@ -24,6 +24,7 @@ _COMMANDS: list[tuple[typer.Typer, str, str, str]] = [
     (eval_app, "topics", "models.topics_eval", "command"),
     (eval_app, "brands", "models.brands.evaluate", "command"),
     (eval_app, "spikes", "pipeline.detect.eval_spikes", "command"),
+    (eval_app, "buzz", "pipeline.detect.eval_buzz", "command"),
     (eval_app, "voices", "pipeline.detect.eval_voices", "command"),
     (train_app, "sentiment", "models.sentiment.train", "command"),
     (train_app, "topics", "models.topics_eval", "calibrate_command"),

@@ -62,7 +62,8 @@ def summarize(repo: Any) -> dict[str, Any]:
         GROUP BY brand ORDER BY posts DESC
         """
     )
-    alerts = ch.query("SELECT kind, subject_id, severity, window_start, explanation FROM alerts FINAL ORDER BY window_start")
+    alerts = ch.query("SELECT kind, subject_id, severity, window_start, window_end, explanation "
+                      "FROM alerts FINAL ORDER BY window_end")
     return {"posts": repo.count_posts(), "brands": brands, "alerts": alerts}
 
 
@@ -143,4 +144,5 @@ def _print(summary: dict[str, Any], sent: int, elapsed: float) -> None:
         typer.echo(f"{b['brand']:<12}{b['posts']:>8}{b['negative']:>10}{b['positive']:>10}")
     typer.echo(f"alerts raised: {len(summary['alerts'])}")
     for a in summary["alerts"]:
-        typer.echo(f"  [{a['severity']}] {a['kind']} {a['subject_id']} at {a['window_start']:%H:%M}: {a['explanation']}")
+        typer.echo(f"  [{a['severity']}] {a['kind']} {a['subject_id']} "
+                   f"{a['window_start']:%H:%M}-{a['window_end']:%H:%M} UTC: {a['explanation']}")

@@ -188,8 +188,18 @@ class Subject(_Model):
     topic_id: str | None = None
 
 
+class SamplePost(_Model):
+    """One post shown as evidence: who said what (``author`` is an ``@handle``)."""
+
+    id: str
+    author: str = ""
+    text: str = ""
+    url: str = ""
+
+
 class Evidence(_Model):
     post_ids: list[str] = Field(default_factory=list)
+    samples: list[SamplePost] = Field(default_factory=list)
     authors: list[str] = Field(default_factory=list)
     key_terms: list[str] = Field(default_factory=list)
     conversations: list[str] = Field(default_factory=list)

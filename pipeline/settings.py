@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     spike_lateness_s: int = Field(120, ge=0, description="Event-time lateness before a minute is final for the detector.")
     detect_interval_s: float = Field(10.0, gt=0, description="Seconds between spike-detector runs on the leader.")
     spike_bucket_s: int = Field(60, ge=10, description="Bucket width of the per-brand counts the detector reads.")
+    spike_ratio: float = Field(3.0, gt=1, description="Negative-spike sensitivity: negative mentions at least this many times the usual rate (per brand: brands file 'sensitivity').")
+    spike_excess_per_hour: float = Field(10.0, gt=0, description="... and at least this many more an hour than usual.")
 
     # --- Alerts
     webhook_url: str | None = Field(None, description="Generic webhook receiving every alert as JSON.")

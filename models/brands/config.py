@@ -38,6 +38,17 @@ def _clean_list(values: list[str], what: str) -> list[str]:
     return out
 
 
+class SpikeSensitivity(BaseModel):
+    """Per-brand negative-spike sensitivity (``docs/spikes.md``); unset fields use the global one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ratio: float | None = Field(None, gt=1, description="Negative mentions at least this many times the usual rate.")
+    excess_per_hour: float | None = Field(
+        None, gt=0, description="... and at least this many more an hour than usual."
+    )
+
+
 class BrandConfig(BaseModel):
     """One brand to listen for.
 
@@ -92,6 +103,9 @@ class BrandConfig(BaseModel):
     )
     query: str | None = Field(
         None, description="Optional boolean query (docs/brands.md); OR-ed with the surface forms."
+    )
+    sensitivity: SpikeSensitivity | None = Field(
+        None, description="Optional negative-spike sensitivity for this brand (docs/spikes.md)."
     )
 
     @field_validator("id")

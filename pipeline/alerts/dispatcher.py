@@ -4,6 +4,10 @@
 channel and returns at once; per-channel asyncio workers deliver from bounded queues, so a slow
 or failing channel never blocks another channel or the caller. Failed deliveries stay in the
 outbox and a periodic sweep retries them; a restart resumes from the outbox.
+
+Incident grouping, cooldowns and caps run on the alert's event time (see
+:mod:`pipeline.alerts.incidents`); delivery timeouts, outbox retries and pruning run on the wall
+clock, because they are about the channels and this process, not about the posts.
 """
 
 from __future__ import annotations
@@ -53,6 +57,17 @@ class AlertSink(Protocol):
         Must be idempotent on ``alert.id``. Errors are logged by the dispatcher, never raised.
         """
         ...
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What :meth:`AlertDispatcher.review` did with one alert."""
+
+    alert: Alert
+    """The alert annotated with its ``incident_id`` and ``owners`` (also when not delivered)."""
+    delivered: bool
+    reason: str
+    """The incident decision (new, escalation, duplicate, ...) or ``no_route``."""
 
 
 @dataclass(frozen=True)
@@ -208,16 +223,21 @@ class AlertDispatcher:
         except Exception:
             log.exception("alert sink failed for alert %s", alert.id)
 
-    async def submit(self, alert: Alert) -> Alert | None:
-        """Admit one alert; returns it annotated (incident_id, owners) if it is to be delivered,
-        None when suppressed. Delivery happens in the background (see :meth:`start`); channel
-        failures never propagate here."""
+    async def review(self, alert: Alert) -> Admission:
+        """Admit one alert: decide, annotate (incident_id, owners), queue its deliveries.
+        Delivery happens in the background (see :meth:`start`); channel failures never
+        propagate here."""
         annotated, deliver, reason, entries = self._admit(alert)
         if self._running:
             for entry_id, channel in entries:
                 self._enqueue(entry_id, channel)
         await self._record(annotated, deliver, reason)
-        return annotated if deliver else None
+        return Admission(annotated, deliver, reason)
+
+    async def submit(self, alert: Alert) -> Alert | None:
+        """:meth:`review`; the annotated alert if it is to be delivered, None when suppressed."""
+        admission = await self.review(alert)
+        return admission.alert if admission.delivered else None
 
     def submit_sync(self, alert: Alert) -> Alert | None:
         """Outside an event loop: :meth:`submit` and deliver it now (failures stay in the outbox)."""

@@ -10,6 +10,12 @@ subject are capped (``max_per_subject`` per ``cap_window_s``; severity increases
 
 State lives in SQLite (WAL) so a restarted worker does not re-alert, and the CLI can
 acknowledge from another process.
+
+Time: grouping, cooldowns and caps run on **event time**, the end of the alert's evidence window
+(``alert.window.end``), so a backfill or a replay at any speed groups alerts exactly as live
+arrival would, and alerts days apart in event time never share an incident because they were
+computed seconds apart. Wall-clock time is kept for what a person or a process does: when an
+incident was acknowledged, whether it looks open now, and when untouched state is pruned.
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ CREATE TABLE IF NOT EXISTS incidents (
     acked_at REAL,
     ack_severity INTEGER,
     ack_observed REAL,
-    last_alert_id TEXT
+    last_alert_id TEXT,
+    touched_at REAL
 );
 CREATE INDEX IF NOT EXISTS incidents_key ON incidents (key, last_seen_at);
 CREATE TABLE IF NOT EXISTS incident_alerts (
@@ -153,6 +160,9 @@ class IncidentBook:
         self._lock = threading.RLock()
         self._conn = connect(self.path)
         self._conn.executescript(_SCHEMA)
+        columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(incidents)")}
+        if "touched_at" not in columns:  # state written before incidents ran on event time
+            self._conn.execute("ALTER TABLE incidents ADD COLUMN touched_at REAL")
 
     def close(self) -> None:
         """Close the database connection."""
@@ -171,7 +181,13 @@ class IncidentBook:
             self._conn.execute("COMMIT")
 
     def _now(self, now: datetime | None) -> float:
+        """Wall-clock seconds (acknowledgements, status, pruning)."""
         return (now or self.clock()).timestamp()
+
+    @staticmethod
+    def _event(alert: Alert, at: datetime | None) -> float:
+        """Event-time seconds of ``alert``: ``at`` when given, else the end of its window."""
+        return (at or alert.window.end).timestamp()
 
     # ------------------------------------------------------------------ decisions
 
@@ -180,9 +196,12 @@ class IncidentBook:
             return True
         return alert.observed > base_observed and alert.observed >= self.escalation_factor * base_observed
 
-    def decide(self, alert: Alert, now: datetime | None = None) -> Decision:
-        """Decide whether ``alert`` is delivered; reads state only (see :meth:`record`)."""
-        ts = self._now(now)
+    def decide(self, alert: Alert, at: datetime | None = None) -> Decision:
+        """Decide whether ``alert`` is delivered; reads state only (see :meth:`record`).
+
+        ``at``: the alert's event time (default: the end of its window)."""
+        ts = self._event(alert, at)
+        gap = self.window_s + self.cooldown_s
         with self._lock:
             seen = self._conn.execute(
                 "SELECT incident_id, severity, observed FROM incident_alerts WHERE alert_id = ?", (alert.id,)
@@ -191,12 +210,13 @@ class IncidentBook:
                     and alert.observed <= seen["observed"]):
                 return Decision(seen["incident_id"], False, "replay")
             # an unseen id, or the same detection re-evaluated with worse figures: normal rules
-            row = self._conn.execute(
-                "SELECT * FROM incidents WHERE key = ? ORDER BY last_seen_at DESC LIMIT 1",
-                (incident_key(alert),),
+            row = self._conn.execute(  # the incident whose event-time span (+ window + cooldown) holds ts
+                "SELECT * FROM incidents WHERE key = ? AND opened_at - ? <= ? AND last_seen_at + ? >= ?"
+                " ORDER BY last_seen_at DESC LIMIT 1",
+                (incident_key(alert), gap, ts, gap, ts),
             ).fetchone()
             severity_up = False
-            if row is None or ts - row["last_seen_at"] > self.window_s + self.cooldown_s:
+            if row is None:
                 key = incident_key(alert)
                 inc_id = "inc_" + hashlib.sha256(f"{key}|{alert.id}".encode()).hexdigest()[:16]
                 decision = Decision(inc_id, True, "new", new_incident=True)
@@ -216,20 +236,22 @@ class IncidentBook:
                 decision = Decision(row["id"], worse, reason)
             if decision.deliver and not severity_up and self.max_per_subject > 0:
                 (count,) = self._conn.execute(
-                    "SELECT COUNT(*) FROM subject_deliveries WHERE subject_key = ? AND at > ?",
-                    (subject_key(alert), ts - self.cap_window_s),
+                    "SELECT COUNT(*) FROM subject_deliveries WHERE subject_key = ? AND at > ? AND at < ?",
+                    (subject_key(alert), ts - self.cap_window_s, ts + self.cap_window_s),
                 ).fetchone()
                 if count >= self.max_per_subject:
                     decision = Decision(decision.incident_id, False, "rate_limited", decision.new_incident)
             return decision
 
     def record(self, alert: Alert, decision: Decision, *, delivered: bool | None = None,
-               now: datetime | None = None) -> None:
-        """Store ``alert`` in its incident. ``delivered`` defaults to ``decision.deliver``."""
+               at: datetime | None = None) -> None:
+        """Store ``alert`` in its incident. ``delivered`` defaults to ``decision.deliver``;
+        ``at`` is the alert's event time (default: the end of its window)."""
         if decision.reason == "replay":
             return
         delivered = decision.deliver if delivered is None else delivered
-        ts = self._now(now)
+        ts = self._event(alert, at)
+        touched = self._now(None)
         sev = SEVERITY_RANK[alert.severity]
         with self._tx() as db:
             if decision.new_incident:
@@ -242,9 +264,10 @@ class IncidentBook:
                 )
             db.execute(
                 "UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = MAX(last_seen_at, ?),"
-                " peak_severity = MAX(peak_severity, ?), peak_observed = MAX(peak_observed, ?),"
-                " last_observed = ?, last_alert_id = ? WHERE id = ?",
-                (ts, sev, alert.observed, alert.observed, alert.id, decision.incident_id),
+                " opened_at = MIN(opened_at, ?), peak_severity = MAX(peak_severity, ?),"
+                " peak_observed = MAX(peak_observed, ?), last_observed = ?, last_alert_id = ?, touched_at = ?"
+                " WHERE id = ?",
+                (ts, ts, sev, alert.observed, alert.observed, alert.id, touched, decision.incident_id),
             )
             if delivered:
                 db.execute(
@@ -263,11 +286,11 @@ class IncidentBook:
                 (alert.id, decision.incident_id, ts, int(delivered), decision.reason, sev, alert.observed),
             )
 
-    def observe(self, alert: Alert, now: datetime | None = None) -> Decision:
+    def observe(self, alert: Alert, at: datetime | None = None) -> Decision:
         """:meth:`decide` then :meth:`record` (delivery assumed when decided)."""
         with self._lock:
-            decision = self.decide(alert, now)
-            self.record(alert, decision, now=now)
+            decision = self.decide(alert, at)
+            self.record(alert, decision, at=at)
             return decision
 
     # ------------------------------------------------------------------ acknowledgement & queries
@@ -317,13 +340,14 @@ class IncidentBook:
         return [i for i in out if status is None or i.status == status][:limit]
 
     def prune(self, retention_s: float = 30 * 86400.0, now: datetime | None = None) -> int:
-        """Forget incidents quiet for ``retention_s`` (and old cap bookkeeping); returns incidents removed."""
-        ts = self._now(now)
-        cutoff = ts - max(retention_s, self.window_s + self.cooldown_s)
+        """Forget incidents no alert touched for ``retention_s`` of wall-clock time (so a backfill
+        of old event time keeps its state while it runs) and cap bookkeeping older than the cap
+        window behind the newest delivery; returns incidents removed."""
+        cutoff = self._now(now) - max(retention_s, self.window_s + self.cooldown_s)
         with self._tx() as db:
-            db.execute("DELETE FROM subject_deliveries WHERE at < ?", (ts - self.cap_window_s,))
-            db.execute(
-                "DELETE FROM incident_alerts WHERE incident_id IN"
-                " (SELECT id FROM incidents WHERE last_seen_at < ?)", (cutoff,),
-            )
-            return db.execute("DELETE FROM incidents WHERE last_seen_at < ?", (cutoff,)).rowcount
+            (newest,) = db.execute("SELECT MAX(at) FROM subject_deliveries").fetchone()
+            if newest is not None:
+                db.execute("DELETE FROM subject_deliveries WHERE at < ?", (newest - self.cap_window_s,))
+            stale = "SELECT id FROM incidents WHERE COALESCE(touched_at, last_seen_at) < ?"
+            db.execute(f"DELETE FROM incident_alerts WHERE incident_id IN ({stale})", (cutoff,))
+            return db.execute(f"DELETE FROM incidents WHERE id IN ({stale})", (cutoff,)).rowcount

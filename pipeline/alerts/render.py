@@ -13,7 +13,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 from pipeline.alerts import escape
-from pipeline.schema import Alert, Subject
+from pipeline.schema import Alert, SamplePost, Subject
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
 """Order of :data:`pipeline.schema.Severity` values (higher is worse)."""
@@ -27,6 +27,7 @@ KIND_TITLE: dict[str, str] = {
 }
 MAX_EVIDENCE_ITEMS = 5
 MAX_KEY_TERMS = 10
+MAX_SAMPLE_CHARS = 200
 _SLACK_TEXT_LIMIT = 2900  # section text is limited to 3000 characters
 _SLACK_FIELD_LIMIT = 1900  # section fields: 2000 characters each
 
@@ -53,20 +54,64 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.3g}" if abs(x) < 1 else f"{x:,.1f}"
 
 
+def multiplier(observed: float, expected: float) -> str:
+    """The one multiplier shown everywhere: ``10x`` (whole from 10x up), ``3.4x``, or ``new``
+    when nothing was expected."""
+    if expected <= 0:
+        return "new"
+    ratio = observed / expected
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
+
+
 def ratio_text(alert: Alert) -> str:
-    """``7.9× expected`` or ``(no baseline)`` when nothing was expected."""
-    if alert.expected > 0:
-        return f"{alert.observed / alert.expected:.1f}× expected"
-    return "no baseline"
+    """``7.9x usual`` or ``no usual level`` when nothing was expected."""
+    m = multiplier(alert.observed, alert.expected)
+    return "no usual level" if m == "new" else f"{m} usual"
+
+
+def usual_text(alert: Alert) -> str:
+    """The usual level as the headline shows it, with the multiplier: ``21 (10x usual)``."""
+    shown = _usual(alert.expected) if alert.kind == "negative_spike" else _num(alert.expected)
+    return f"{shown} ({ratio_text(alert)})"
+
+
+def window_phrase(seconds: float) -> str:
+    """``the last minute``, ``the last 15 minutes``, ``the last hour``, ``the last 2 hours``."""
+    minutes = seconds / 60
+    if minutes < 60:
+        n = round(minutes)
+        return "the last minute" if n <= 1 else f"the last {n} minutes"
+    hours = minutes / 60
+    if abs(hours - 1) < 1e-9:
+        return "the last hour"
+    return f"the last {hours:g} hours" if hours.is_integer() else f"the last {hours:.1f} hours"
+
+
+def spike_sentence(observed: float, expected: float, window_s: float) -> str:
+    """``214 negative mentions in the last hour vs 21 usual (10x)``: both counts over the window."""
+    return (f"{_num(round(observed))} negative mentions in {window_phrase(window_s)} vs "
+            f"{_usual(expected)} usual ({multiplier(observed, expected)})")
+
+
+def _usual(expected: float) -> str:
+    return _num(round(expected)) if expected >= 10 else f"{expected:.1f}".rstrip("0").rstrip(".") or "0"
+
+
+def _window_s(alert: Alert) -> float:
+    return (alert.window.end - alert.window.start).total_seconds()
 
 
 def summary_line(alert: Alert, names: Mapping[str, str] | None = None) -> str:
-    """One line: severity, kind, subject, observed vs expected."""
-    return (
-        f"{alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: "
-        f"{subject_label(alert.subject, names)}: observed {_num(alert.observed)} vs expected "
-        f"{_num(alert.expected)} ({ratio_text(alert)})"
-    )
+    """One line: severity, kind, subject and the evidence in the user's units."""
+    head = f"{alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: {subject_label(alert.subject, names)}"
+    if alert.kind == "negative_spike":
+        return f"{head}: {spike_sentence(alert.observed, alert.expected, _window_s(alert))}"
+    return f"{head}: observed {_num(alert.observed)} vs expected {_num(alert.expected)} ({ratio_text(alert)})"
+
+
+def handle(author: str) -> str:
+    """``@name`` for an author handle (kept as is when it already starts with ``@``)."""
+    return author if not author or author.startswith("@") else f"@{author}"
 
 
 def email_subject(alert: Alert, names: Mapping[str, str] | None = None) -> str:
@@ -78,6 +123,14 @@ def email_subject(alert: Alert, names: Mapping[str, str] | None = None) -> str:
     return escape.header_text(f"[hypermicro] {alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: {label}")
 
 
+def window_text(alert: Alert) -> str:
+    """``2026-02-01 13:00 – 14:00 UTC`` (the dates of both ends when they differ)."""
+    start, end = alert.window.start, alert.window.end
+    tail = f"{end:%H:%M}" if start.date() == end.date() else f"{end:%Y-%m-%d %H:%M}"
+    return f"{start:%Y-%m-%d %H:%M} – {tail} UTC"
+
+
+_PLAIN_ROWS = ("Sample posts", "Top authors")
 _slack_escape = escape.slack_text
 
 
@@ -85,15 +138,22 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _sample_line(sample: SamplePost) -> str:
+    text = " ".join(sample.text.split())
+    return f"{handle(sample.author)}: {_clip(text, MAX_SAMPLE_CHARS)}" if sample.author else _clip(text, MAX_SAMPLE_CHARS)
+
+
 def _evidence_rows(alert: Alert) -> list[tuple[str, list[str]]]:
     ev = alert.evidence
     rows: list[tuple[str, list[str]]] = []
-    if ev.post_ids:
-        rows.append(("Top posts", ev.post_ids[:MAX_EVIDENCE_ITEMS]))
-    if ev.authors:
-        rows.append(("Top authors", ev.authors[:MAX_EVIDENCE_ITEMS]))
     if ev.key_terms:
         rows.append(("Key terms", ev.key_terms[:MAX_KEY_TERMS]))
+    if ev.samples:
+        rows.append(("Sample posts", [_sample_line(p) for p in ev.samples[:MAX_EVIDENCE_ITEMS]]))
+    elif ev.post_ids:
+        rows.append(("Top posts", ev.post_ids[:MAX_EVIDENCE_ITEMS]))
+    if ev.authors:
+        rows.append(("Top authors", [handle(a) for a in ev.authors[:MAX_EVIDENCE_ITEMS]]))
     if ev.conversations:
         rows.append(("Conversations", ev.conversations[:MAX_EVIDENCE_ITEMS]))
     if ev.links:
@@ -117,11 +177,11 @@ def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None
         headline += "\n" + _slack_escape(alert.explanation)
     fields = [
         {"type": "mrkdwn", "text": f"*Observed*\n{_num(alert.observed)}"},
-        {"type": "mrkdwn", "text": f"*Expected*\n{_num(alert.expected)} ({ratio_text(alert)})"},
+        {"type": "mrkdwn", "text": f"*Usual*\n{usual_text(alert)}"},
         {"type": "mrkdwn", "text": f"*Severity*\n{emoji} {alert.severity}"},
         {
             "type": "mrkdwn",
-            "text": f"*Window*\n{alert.window.start:%Y-%m-%d %H:%M} – {alert.window.end:%H:%M} UTC",
+            "text": f"*Window*\n{window_text(alert)}",
         },
     ]
     if alert.evidence.negative_share is not None:
@@ -132,7 +192,8 @@ def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None
     for title, items in _evidence_rows(alert):
         sep = " · " if title == "Key terms" else "\n• "
         lead = "" if title == "Key terms" else "• "
-        text = f"*{title}*\n{lead}" + sep.join(_slack_item(i) for i in items)
+        shown = [_slack_escape(i) for i in items] if title in _PLAIN_ROWS else [_slack_item(i) for i in items]
+        text = f"*{title}*\n{lead}" + sep.join(shown)
         detail.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, _SLACK_TEXT_LIMIT)}})
     detail.append({
         "type": "actions",
@@ -167,9 +228,11 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
         lines += [alert.explanation, ""]
     lines += [
         f"Observed:  {_num(alert.observed)}",
-        f"Expected:  {_num(alert.expected)} ({ratio_text(alert)})",
-        f"Window:    {alert.window.start.isoformat()} – {alert.window.end.isoformat()}",
+        f"Usual:     {usual_text(alert)}",
+        f"Window:    {window_text(alert)}",
     ]
+    if alert.owners:
+        lines.append(f"Owners:    {', '.join(alert.owners)}")
     if alert.evidence.negative_share is not None:
         lines.append(f"Negative share: {alert.evidence.negative_share:.0%}")
     for title, items in _evidence_rows(alert):
@@ -190,9 +253,11 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
     parts.append("<table>")
     rows = [
         ("Observed", _num(alert.observed)),
-        ("Expected", f"{_num(alert.expected)} ({ratio_text(alert)})"),
-        ("Window", f"{alert.window.start.isoformat()} – {alert.window.end.isoformat()}"),
+        ("Usual", usual_text(alert)),
+        ("Window", window_text(alert)),
     ]
+    if alert.owners:
+        rows.append(("Owners", ", ".join(alert.owners)))
     if alert.evidence.negative_share is not None:
         rows.append(("Negative share", f"{alert.evidence.negative_share:.0%}"))
     parts += [f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]

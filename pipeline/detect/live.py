@@ -1,176 +1,254 @@
-"""The live detector loop: reads ClickHouse aggregates, feeds the streaming detectors, raises alerts.
+"""The live spike detector: every final bucket, in event-time order, exactly once.
 
-Runs on the Faust leader every ``detect_interval_s``. Time is event time: the newest minute in
-the aggregates is the open bucket (fed with ``final=False`` so a spike can alert before its
-minute closes); older minutes are final. Each alert is published to ``social.alerts``, stored
-in ClickHouse and handed to the alert dispatcher (webhook, Slack, e-mail).
+Runs on the Faust leader every ``detect_interval_s``. Time is event time throughout:
+
+- A bucket is *final* once it ends at or before the low watermark minus the allowed lateness
+  (:meth:`Repository.low_watermark`: the oldest over active partitions of each partition's newest
+  event time, robust to outlier dates). Only final buckets are judged, each once, in event-time
+  order, from where the detector last stopped (or from the oldest stored minute within
+  :data:`FRESH_START_HORIZON` of the watermark on a fresh start). So a replay at any speed or a
+  backfill gives the same alerts as the same posts arriving live.
+- Posts arriving within the lateness are counted; older ones are stored but never re-open a
+  judged bucket, so they cannot re-trigger a past alert.
+- Counts come from the per-minute aggregates, merged into ``bucket_s`` buckets (deduplicated by
+  post id; brand rows use brand-targeted sentiment; reposts count).
+- The detector's baselines and the event time it has judged everything before are saved to
+  ClickHouse after every advance, so a restart or a new leader resumes without skipping a
+  bucket; an alert id already stored is never raised again.
+
+Each alert is dispatched (incidents on event time, routing to owners, delivery), published to
+``social.alerts`` and stored in ClickHouse.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.alerts import render
+from pipeline.detect.evidence import distinctive_terms
 from pipeline.detect.spikes import Detection, SpikeMonitor
-from pipeline.schema import Alert, AlertWindow, Evidence, Subject, utcnow
+from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Alert], Awaitable[None]]
 
-
-class _Decisions:
-    """AlertSink that remembers why the dispatcher did or did not deliver each alert."""
-
-    def __init__(self) -> None:
-        self.reasons: dict[str, str] = {}
-
-    async def record(self, alert: Alert, *, delivered: bool, reason: str) -> None:
-        self.reasons[alert.id] = "delivered" if delivered else reason
-        if len(self.reasons) > 10_000:
-            self.reasons.pop(next(iter(self.reasons)))
+STATE_NAME = "negative_spikes"
+CHUNK = timedelta(days=1)
+"""Event time read per query while catching up (bounds memory, saves progress daily)."""
+FRESH_START_HORIZON = timedelta(days=35)
+"""A fresh start reads at most five weeks behind the watermark: enough for the weekly baseline,
+and a lone ancient post cannot make the detector walk years of empty buckets."""
 
 
-def severity_of(score: float) -> str:
-    return "critical" if score >= 1.0 else "warning" if score >= 0.4 else "info"
+def floor_to(ts: datetime, bucket_s: int) -> datetime:
+    """Start of the ``bucket_s`` bucket (aligned to the epoch) holding ``ts``."""
+    epoch = int(ts.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % bucket_s, ts.tzinfo)
+
+
+def monitor_factory(settings: Any) -> Callable[[int], SpikeMonitor]:
+    """Monitors with the sensitivity of ``settings`` (global) and of the brands file (per brand),
+    as ``eval buzz`` builds them."""
+    from models.brands.config import load_brands
+    from pipeline.detect.spikes import Sensitivity, brand_overrides
+
+    default = Sensitivity(settings.spike_ratio, settings.spike_excess_per_hour)
+    overrides = brand_overrides(load_brands(settings.brands_file), default)
+    return lambda bucket_s: SpikeMonitor(bucket_s, default, overrides)
+
+
+@dataclass(frozen=True)
+class _Fired:
+    kind: str
+    subject: str
+    detection: Detection
 
 
 class LiveDetector:
-    """Negative-spike detection over per-minute aggregates for the configured subject kinds."""
+    """Negative-spike detection over stored aggregates for the configured subject kinds."""
 
     def __init__(
         self, repo_factory: Callable[[], Awaitable[Any]], publish: Publish,
         dispatcher: Any | None = None, kinds: Sequence[str] = ("brand",), bucket_s: int = 60,
-        warmup: timedelta = timedelta(hours=24), public_url: str = "http://127.0.0.1:8080",
-        lateness: timedelta = timedelta(minutes=2), voices: Any | None = None,
+        public_url: str = "http://127.0.0.1:8080", lateness: timedelta = timedelta(minutes=2),
+        voices: Any | None = None, monitor_factory: Callable[[int], SpikeMonitor] | None = None,
     ) -> None:
+        if bucket_s <= 0 or bucket_s % 60:
+            raise ValueError(f"spike_bucket_s must be a positive multiple of 60 seconds, got {bucket_s}")
         self.lateness = lateness
         self.voices = voices
         self._repo_factory = repo_factory
         self._publish = publish
         self.dispatcher = dispatcher
         self.kinds = tuple(kinds)
-        self.monitor = SpikeMonitor(bucket_s=bucket_s)
-        self.warmup = warmup
+        self.bucket_s = int(bucket_s)
+        self._new_monitor = monitor_factory or (lambda b: SpikeMonitor(bucket_s=b))
+        self.monitor: SpikeMonitor | None = None
+        self.fed_until: datetime | None = None  # every bucket starting before this was judged
         self.public_url = public_url.rstrip("/")
-        self._fed_until: dict[str, datetime] = {}  # subject -> last final minute fed
-        self._since: datetime | None = None
         self.raised: list[Alert] = []
         self.ticks = 0
-        self.decisions: _Decisions | None = None
+        self._dispatcher_started = False
 
     @classmethod
     def from_worker(cls, worker: Any) -> LiveDetector:
         s = worker.settings
         dispatcher = None
-        decisions = _Decisions()
         try:
             from pipeline.alerts.dispatcher import AlertDispatcher
 
-            dispatcher = AlertDispatcher.from_settings(s, s.alert_state_dir or s.worker_data_dir / "alerts",
-                                                       sink=decisions)
+            dispatcher = AlertDispatcher.from_settings(s, s.alert_state_dir or s.worker_data_dir / "alerts")
         except ModuleNotFoundError:
             log.warning("alert dispatcher not available; alerts go to Kafka and ClickHouse only")
         from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
 
-        live = cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
+        return cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
                    bucket_s=s.spike_bucket_s, public_url=s.public_url,
                    lateness=timedelta(seconds=s.spike_lateness_s),
-                   voices=LiveVoices(own_accounts_from_brands(s.brands_file)))
-        live.decisions = decisions
-        return live
+                   voices=LiveVoices(own_accounts_from_brands(s.brands_file)),
+                   monitor_factory=monitor_factory(s))
 
-    async def tick(self, now: datetime | None = None) -> list[Alert]:
-        """One detection pass; returns the alerts raised."""
-        import asyncio
-
+    # -- the loop ---------------------------------------------------------------------------
+    async def tick(self) -> list[Alert]:
+        """One pass: judge every bucket that became final since the last pass; returns the alerts raised."""
         repo = await self._repo_factory()
         loop = asyncio.get_running_loop()
-        if self.dispatcher is not None and not getattr(self, "_dispatcher_started", False):
+        if self.dispatcher is not None and not self._dispatcher_started:
             await self.dispatcher.start()
             self._dispatcher_started = True
-        if self._since is None:  # warm up on the last hours of event time, not wall-clock time
-            latest = await loop.run_in_executor(None, repo.latest_minute)
-            if latest is None:
-                return []
-            self._since = min(latest, now or utcnow()) - self.warmup
-        since = self._since
         if self.voices is not None:
             await self.voices.tick(repo, self._emit, self.public_url)
-        rows = await loop.run_in_executor(None, repo.minute_counts, since, self.kinds)
-        if not rows:
-            return []
-        watermark = max(r.minute for r in rows)
+        saved_at = await loop.run_in_executor(None, repo.detector_position, STATE_NAME)
+        if self.monitor is None or saved_at != self.fed_until:  # first pass, or another leader moved on
+            await loop.run_in_executor(None, self._restore, repo)
         low = await loop.run_in_executor(None, repo.low_watermark)
-        if low is not None:  # never finalise minutes a lagging partition may still fill
-            watermark = min(watermark, low.replace(second=0))
+        if low is None:
+            self.ticks += 1
+            return []
+        final_end = floor_to(low - self.lateness, self.bucket_s)  # buckets before it are final
         raised: list[Alert] = []
-        for r in rows:
-            key = f"{r.kind}:{r.subject}"
-            final = r.minute < watermark - self.lateness
-            if not final and r.minute != watermark:
-                continue  # neither final nor the newest complete-able minute: wait
-            if final and r.minute <= self._fed_until.get(key, datetime.min.replace(tzinfo=r.minute.tzinfo)):
-                continue
-            det = self.monitor.update(key, r.minute, float(r.negative), float(r.total), final=final)
-            if final:
-                self._fed_until[key] = r.minute
-            if det is not None:
-                alert = await self._alert(repo, r.kind, r.subject, det)
+        while True:
+            span = await loop.run_in_executor(None, self._next_span, repo, final_end)
+            if span is None:
+                break
+            start, end = span
+            rows = await loop.run_in_executor(None, repo.bucket_counts, start, end, self.bucket_s, self.kinds)
+            fired = await loop.run_in_executor(None, self._feed, rows)
+            for f in fired:
+                alert = await self._alert(repo, f)
                 if alert is not None:
                     raised.append(alert)
-        # next pass re-reads the minutes that are not final yet (they may still grow)
-        self._since = watermark - self.lateness
+            self.fed_until = end
+            assert self.monitor is not None
+            await loop.run_in_executor(None, repo.save_detector_state, STATE_NAME, end,
+                                       {"bucket_s": self.bucket_s, "monitor": self.monitor.to_dict()})
         self.ticks += 1
         return raised
 
-    async def _alert(self, repo: Any, kind: str, subject: str, det: Detection) -> Alert | None:
-        import asyncio
+    def _restore(self, repo: Any) -> None:
+        self.fed_until = None
+        saved = repo.load_detector_state(STATE_NAME)
+        if saved is not None:
+            fed_until, state = saved
+            self.fed_until = fed_until
+            if int(state.get("bucket_s", 0)) == self.bucket_s:
+                try:
+                    self.monitor = SpikeMonitor.from_dict(state["monitor"])
+                except (ValueError, KeyError, TypeError) as exc:  # e.g. a detector upgrade changed the state
+                    log.warning("saved spike-detector state unusable (%s): baselines restart at %s",
+                                exc, fed_until.isoformat())
+                else:
+                    configured = self._new_monitor(self.bucket_s)  # sensitivity as configured now
+                    self.monitor.sensitivity = configured.sensitivity
+                    self.monitor.overrides = configured.overrides
+                    log.info("spike detector resumes at %s", fed_until.isoformat())
+                    return
+            else:
+                log.warning("spike bucket changed from %ss to %ss: baselines restart at %s",
+                            state.get("bucket_s"), self.bucket_s, fed_until.isoformat())
+        self.monitor = self._new_monitor(self.bucket_s)
 
-        start = det.ts
-        end = det.ts + timedelta(seconds=self.monitor.bucket_s)
+    def _next_span(self, repo: Any, final_end: datetime) -> tuple[datetime, datetime] | None:
+        """The next ``[start, end)`` of final buckets to judge, jumping over stretches with no data."""
+        since = self.fed_until if self.fed_until is not None else final_end - FRESH_START_HORIZON
+        if since >= final_end:
+            return None
+        first = repo.first_minute(since, self.kinds)
+        if first is None or first >= final_end:
+            return None  # nothing stored before the watermark yet
+        start = max(since, floor_to(first, self.bucket_s))
+        return start, min(final_end, start + CHUNK)
+
+    def _feed(self, rows: Sequence[Any]) -> list[_Fired]:
+        """Feed final buckets (event-time order) to the monitor; runs off the event loop."""
+        assert self.monitor is not None
+        fired = []
+        for r in rows:
+            det = self.monitor.update(f"{r.kind}:{r.subject}", r.start, float(r.negative), float(r.total))
+            if det is not None:
+                fired.append(_Fired(r.kind, r.subject, det))
+        return fired
+
+    # -- alerts -----------------------------------------------------------------------------
+    async def _alert(self, repo: Any, fired: _Fired) -> Alert | None:
+        kind, subject, det = fired.kind, fired.subject, fired.detection
         brand_id = subject if kind == "brand" else subject.split("|")[0] if kind == "brand_topic" else None
         topic_id = subject if kind == "topic" else subject.split("|")[1] if kind == "brand_topic" else None
+        alert_id = Alert.make_id("negative_spike", f"{kind}:{subject}|{det.window_s}", det.start)
+        loop = asyncio.get_running_loop()
+        if await loop.run_in_executor(None, repo.stored_alert_ids, [alert_id]):
+            return None  # raised before a restart: never twice
         ev: dict[str, Any] = {}
         if brand_id:
-            ev = await asyncio.get_running_loop().run_in_executor(
-                None, repo.spike_evidence, brand_id, start - timedelta(minutes=5), end)
+            ev = await loop.run_in_executor(None, repo.spike_evidence, brand_id, det.start, det.at)
+        terms = await loop.run_in_executor(
+            None, lambda: distinctive_terms(ev.get("spike_texts", []), ev.get("baseline_texts", []),
+                                            exclude=[brand_id or ""]))
         share = det.negative_share if det.negative_share is not None else ev.get("negative_share")
+        explanation = render.spike_sentence(det.observed, det.expected, det.window_s)
+        if share is not None:
+            explanation += f"; negative share {share:.0%}"
+            if det.baseline_share is not None:
+                explanation += f" vs {det.baseline_share:.0%} usual"
         alert = Alert(
-            id=Alert.make_id("negative_spike", f"{kind}:{subject}", start),
+            id=alert_id,
             kind="negative_spike",
             subject=Subject(kind=kind, id=subject, brand_id=brand_id, topic_id=topic_id),  # type: ignore[arg-type]
-            severity=severity_of(det.score),  # type: ignore[arg-type]
+            severity=det.severity,  # type: ignore[arg-type]
             score=det.score,
-            window=AlertWindow(start=start, end=end),
+            window=AlertWindow(start=det.start, end=det.at),
             observed=det.observed, expected=det.expected,
-            explanation=det.explanation,
+            explanation=explanation + ".",
             evidence=Evidence(
-                post_ids=ev.get("post_ids", []), authors=ev.get("authors", []),
-                conversations=ev.get("conversations", []), negative_share=share,
+                post_ids=ev.get("post_ids", []),
+                samples=[SamplePost(**p) for p in ev.get("samples", [])],
+                authors=[render.handle(a) for a in ev.get("authors", [])],
+                key_terms=terms, conversations=ev.get("conversations", []), negative_share=share,
                 links=[f"{self.public_url}/#/posts?brand={brand_id or ''}&sentiment=negative"],
-                details={"p_value": det.p_value, "baseline_share": det.baseline_share,
-                         "sample_texts": ev.get("texts", [])[:3]},
+                details={"p_value": det.p_value, "baseline_share": det.baseline_share, "window_s": det.window_s},
             ),
         )
         return await self._emit(alert, repo)
 
     async def _emit(self, alert: Alert, repo: Any | None = None) -> Alert | None:
-        """Dispatch (dedupe, route, deliver), publish to ``social.alerts`` and store one alert."""
-        import asyncio
+        """Dispatch (incident, owners, delivery), publish to ``social.alerts`` and store one alert.
 
+        An alert the incident rules hold back (a duplicate of an open incident, a cap, a
+        cooldown, a replay) is neither published nor stored; one without a delivery route is."""
         if self.dispatcher is not None:
-            annotated = await self.dispatcher.submit(alert)
-            if annotated is None:
-                reason = self.decisions.reasons.get(alert.id, "") if self.decisions else ""
-                if reason != "no_route":  # a duplicate of an open incident, a cap, a cooldown
-                    log.info("alert %s suppressed (%s)", alert.id, reason or "incident")
-                    return None
+            admission = await self.dispatcher.review(alert)
+            if not admission.delivered and admission.reason != "no_route":
+                log.info("alert %s held back (%s)", alert.id, admission.reason)
+                return None
+            if not admission.delivered:
                 log.warning("alert %s has no delivery route; recorded in Kafka and ClickHouse only", alert.id)
-            else:
-                alert = annotated
+            alert = admission.alert
         log.warning("ALERT %s %s %s: %s", alert.severity, alert.kind, alert.subject.id, alert.explanation)
         await self._publish(alert)
         repo = repo or await self._repo_factory()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from pipeline.schema import Alert, EnrichedPost
 from pipeline.storage.backend import ClickHouse, utc_now
@@ -104,12 +108,19 @@ def alert_row(a: Alert) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class MinuteCount:
+class BucketCount:
+    """Deduplicated mentions of one subject in one bucket ``[start, start + bucket_s)``."""
+
     kind: str
     subject: str
-    minute: datetime
+    start: datetime
     total: int
     negative: int
+
+
+WATERMARK_SUPPORT = 3
+"""Posts a partition's watermark needs behind it: it is the event time its 3 newest recent posts
+have reached, so one or two outlier dates per partition cannot move it."""
 
 
 class Repository:
@@ -165,60 +176,130 @@ class Repository:
         rows = self.ch.query("SELECT count() AS n, max(minute) AS m FROM mention_minute")
         return rows[0]["m"] if rows and int(rows[0]["n"]) else None
 
-    def low_watermark(self, active_within: timedelta = timedelta(minutes=10)) -> datetime | None:
-        """Event-time low watermark: the oldest of the per-partition newest stored posts, over
-        partitions that stored something recently (a replay's lagging partition holds it back)."""
+    def low_watermark(self, active_within: timedelta = timedelta(minutes=10),
+                      skew: timedelta = timedelta(minutes=5)) -> datetime | None:
+        """Event-time low watermark: the oldest over partitions that stored something recently
+        of each partition's newest event time, robust to outliers in time.
+
+        A partition's newest event time is the one its :data:`WATERMARK_SUPPORT` newest posts
+        have reached (a lone future- or past-dated post cannot move it), and posts dated more
+        than ``skew`` past the wall clock never count (nothing is final before it happened).
+        A replay's lagging partition holds the watermark back."""
+        now = utc_now()
         rows = self.ch.query(
-            "SELECT _partition AS p, max(created_at) AS m FROM posts "
-            "WHERE enriched_at >= {since:DateTime} GROUP BY p",
-            {"since": utc_now() - active_within},
+            """
+            SELECT p, min(created_at) AS m FROM (
+                SELECT DISTINCT _partition AS p, id, created_at FROM posts
+                WHERE enriched_at >= {since:DateTime} AND created_at <= {ceiling:DateTime}
+                ORDER BY created_at DESC LIMIT {k:UInt32} BY p
+            ) GROUP BY p
+            """,
+            {"since": _ts(now - active_within), "ceiling": _ts(now + skew), "k": WATERMARK_SUPPORT},
         )
         return min(r["m"] for r in rows) if rows else None
 
-    def minute_counts(self, since: datetime, kinds: Sequence[str] = ("brand",)) -> list[MinuteCount]:
-        """Deduplicated per-minute totals and negatives per subject from the materialized aggregates."""
+    def first_minute(self, since: datetime, kinds: Sequence[str] = ("brand",)) -> datetime | None:
+        """Oldest stored minute at or after ``since`` for ``kinds``, or None."""
+        rows = self.ch.query(
+            "SELECT count() AS n, min(minute) AS m FROM mention_minute "
+            "WHERE minute >= {since:DateTime} AND has({kinds:Array(String)}, kind)",
+            {"since": _ts(since), "kinds": list(kinds)},
+        )
+        return rows[0]["m"] if rows and int(rows[0]["n"]) else None
+
+    def bucket_counts(self, start: datetime, end: datetime, bucket_s: int,
+                      kinds: Sequence[str] = ("brand",)) -> list[BucketCount]:
+        """Deduplicated totals and negatives per subject and ``bucket_s`` bucket (aligned to the
+        epoch) for buckets in ``[start, end)``, in event-time order. Minutes are merged, so a
+        post counts once per bucket however many minute rows it touched."""
+        if bucket_s <= 0 or bucket_s % 60:
+            raise ValueError(f"bucket_s must be a positive multiple of 60 (the stored minutes), got {bucket_s}")
         rows = self.ch.query(
             """
-            SELECT kind, subject, minute,
+            SELECT kind, subject, toDateTime(intDiv(toUInt32(minute), {b:UInt32}) * {b:UInt32}, 'UTC') AS bucket,
                    uniqExactMerge(posts) AS total,
                    uniqExactMergeIf(posts, sentiment = 'negative') AS negative
             FROM mention_minute
-            WHERE minute >= {since:DateTime} AND has({kinds:Array(String)}, kind)
-            GROUP BY kind, subject, minute
-            ORDER BY minute, kind, subject
+            WHERE minute >= {start:DateTime} AND minute < {end:DateTime} AND has({kinds:Array(String)}, kind)
+            GROUP BY kind, subject, bucket
+            ORDER BY bucket, kind, subject
             """,
-            {"since": _ts(since), "kinds": list(kinds)},
+            {"b": int(bucket_s), "start": _ts(start), "end": _ts(end), "kinds": list(kinds)},
         )
-        return [MinuteCount(r["kind"], r["subject"], r["minute"], int(r["total"]), int(r["negative"])) for r in rows]
+        return [BucketCount(r["kind"], r["subject"], r["bucket"], int(r["total"]), int(r["negative"])) for r in rows]
 
-    def spike_evidence(self, brand: str, start: datetime, end: datetime, limit: int = 5) -> dict[str, Any]:
-        """Top negative posts by reach, top authors and negative share for a brand in a window."""
-        params = {"brand": brand, "start": _ts(start), "end": _ts(end), "limit": limit}
+    # -- detector state ---------------------------------------------------------------------
+    def save_detector_state(self, name: str, fed_until: datetime, state: dict[str, Any]) -> None:
+        """Store a detector's JSON ``state`` and the event time it has judged everything before."""
+        blob = base64.b64encode(zlib.compress(orjson.dumps(state), 6)).decode("ascii")
+        self.ch.insert("detector_state", [{
+            "name": name, "fed_until": _ts(fed_until), "state": blob, "saved_at": utc_now(),
+            "version": time.time_ns(),
+        }])
+
+    def load_detector_state(self, name: str) -> tuple[datetime, dict[str, Any]] | None:
+        """The newest saved ``(fed_until, state)`` of ``name``, or None."""
+        rows = self.ch.query(
+            "SELECT fed_until, state FROM detector_state WHERE name = {name:String} ORDER BY version DESC LIMIT 1",
+            {"name": name},
+        )
+        if not rows:
+            return None
+        return rows[0]["fed_until"], orjson.loads(zlib.decompress(base64.b64decode(rows[0]["state"])))
+
+    def detector_position(self, name: str) -> datetime | None:
+        """The ``fed_until`` of the newest saved state of ``name`` (cheap: no state is read)."""
+        rows = self.ch.query(
+            "SELECT fed_until FROM detector_state WHERE name = {name:String} ORDER BY version DESC LIMIT 1",
+            {"name": name},
+        )
+        return rows[0]["fed_until"] if rows else None
+
+    def stored_alert_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are already in the ``alerts`` table."""
+        if not ids:
+            return set()
+        rows = self.ch.query("SELECT DISTINCT id FROM alerts WHERE has({ids:Array(String)}, id)", {"ids": list(ids)})
+        return {r["id"] for r in rows}
+
+    def spike_evidence(self, brand: str, start: datetime, end: datetime, limit: int = 5,
+                       baseline: timedelta = timedelta(days=7), sample: int = 2000) -> dict[str, Any]:
+        """Evidence of a brand's negative spike in ``[start, end)``: the top negative posts by
+        reach (id, @handle, text, url), their authors, the negative share, conversations, and
+        the texts of up to ``sample`` negative posts in the window and of the brand's posts in
+        the ``baseline`` before it (for the terms that set the spike apart)."""
+        params = {"brand": brand, "start": _ts(start), "end": _ts(end), "limit": limit,
+                  "base": _ts(start - baseline), "sample": sample}
+        negative = "brand_sentiments[indexOf(brands, {brand:String})] = 'negative'"
+        in_window = "has(brands, {brand:String}) AND created_at >= {start:DateTime} AND created_at < {end:DateTime}"
         posts = self.ch.query(
-            """
-            SELECT id, author_handle, author_followers, text, likes + reposts + replies + quotes AS engagement
+            f"""
+            SELECT id, author_handle, author_followers, text, url, likes + reposts + replies + quotes AS engagement
             FROM posts FINAL
-            WHERE has(brands, {brand:String}) AND created_at >= {start:DateTime} AND created_at < {end:DateTime}
-              AND brand_sentiments[indexOf(brands, {brand:String})] = 'negative'
-            ORDER BY author_followers + 10 * engagement DESC
-            LIMIT {limit:UInt32}
+            WHERE {in_window} AND {negative}
+            ORDER BY author_followers + 10 * engagement DESC, created_at DESC, id
+            LIMIT {{limit:UInt32}}
             """,
             params,
         )
         share = self.ch.query(
-            """
-            SELECT count() AS n, countIf(brand_sentiments[indexOf(brands, {brand:String})] = 'negative') AS neg
-            FROM posts FINAL
-            WHERE has(brands, {brand:String}) AND created_at >= {start:DateTime} AND created_at < {end:DateTime}
+            f"SELECT count() AS n, countIf({negative}) AS neg FROM posts FINAL WHERE {in_window}", params)
+        convs = self.ch.query(
+            f"""
+            SELECT conversation_id, count() AS n FROM posts FINAL
+            WHERE {in_window} AND conversation_id != '' AND {negative}
+            GROUP BY conversation_id ORDER BY n DESC, conversation_id LIMIT 3
             """,
             params,
         )
-        convs = self.ch.query(
+        spike_texts = self.ch.query(
+            f"SELECT text FROM posts FINAL WHERE {in_window} AND {negative} ORDER BY id LIMIT {{sample:UInt32}}",
+            params)
+        base_texts = self.ch.query(
             """
-            SELECT conversation_id, count() AS n FROM posts FINAL
-            WHERE has(brands, {brand:String}) AND created_at >= {start:DateTime} AND created_at < {end:DateTime}
-              AND conversation_id != '' AND brand_sentiments[indexOf(brands, {brand:String})] = 'negative'
-            GROUP BY conversation_id ORDER BY n DESC LIMIT 3
+            SELECT text FROM posts FINAL
+            WHERE has(brands, {brand:String}) AND created_at >= {base:DateTime} AND created_at < {start:DateTime}
+            ORDER BY cityHash64(id) LIMIT {sample:UInt32}
             """,
             params,
         )
@@ -226,10 +307,13 @@ class Repository:
         neg = int(share[0]["neg"]) if share else 0
         return {
             "post_ids": [r["id"] for r in posts],
+            "samples": [{"id": r["id"], "author": r["author_handle"], "text": r["text"][:280], "url": r["url"]}
+                        for r in posts],
             "authors": list(dict.fromkeys(r["author_handle"] for r in posts if r["author_handle"])),
-            "texts": [r["text"][:280] for r in posts],
             "negative_share": (neg / n) if n else None,
             "conversations": [r["conversation_id"] for r in convs],
+            "spike_texts": [r["text"] for r in spike_texts],
+            "baseline_texts": [r["text"] for r in base_texts],
         }
 
 

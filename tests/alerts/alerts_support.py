@@ -127,10 +127,11 @@ def make_alert(
     observed: float = 120.0,
     expected: float = 15.0,
     minute: int = 0,
+    base: datetime = T0,
     **evidence: Any,
 ) -> Alert:
-    """A detector-like alert; ``minute`` shifts its window (and so its id)."""
-    start = T0 + timedelta(minutes=minute)
+    """A detector-like alert; ``minute`` shifts its window (and so its id) from ``base``."""
+    start = base + timedelta(minutes=minute)
     ev = Evidence(
         post_ids=evidence.get("post_ids", ["mastodon:1", "bluesky:2"]),
         authors=evidence.get("authors", ["@angry_flyer", "@travelwriter"]),

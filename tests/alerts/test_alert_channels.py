@@ -128,16 +128,17 @@ async def test_slack_block_kit_payload(receiver_factory) -> None:
     payload = json.loads(rx.requests[0].body)
     assert payload["text"].startswith(":rotating_light: CRITICAL Negative spike: Nimbus Air")
     summary = payload["blocks"][0]
-    assert summary["type"] == "section" and "observed 160 vs expected 20" in summary["text"]["text"]
+    assert summary["type"] == "section"
+    assert "160 negative mentions in the last 5 minutes vs 20 usual (8.0x)" in summary["text"]["text"]
     (att,) = payload["attachments"]
     assert att["color"] == "#E01E5A"
     blocks = att["blocks"]
     fields = " ".join(f["text"] for f in blocks[0]["fields"])
-    assert "*Observed*\n160" in fields and "*Expected*\n20 (8.0× expected)" in fields and "72%" in fields
+    assert "*Observed*\n160" in fields and "*Usual*\n20 (8.0x usual)" in fields and "72%" in fields
     texts = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b)
     assert "*Top posts*\n• `mastodon:1`\n• `bluesky:2`" in texts
     assert "*Links*" in texts and "<https://social.example/@angry_flyer/1>" in texts
-    assert "*Top authors*" in texts and "`@angry_flyer`" in texts
+    assert "*Top authors*\n• @angry_flyer\n• @travelwriter" in texts
     assert "*Key terms*" in texts and "`lost luggage`" in texts
     (button,) = next(b for b in blocks if b["type"] == "actions")["elements"]
     assert button["url"] == f"https://dash.example/#/alerts/{alert.id}"

@@ -137,3 +137,30 @@ def test_same_detection_reevaluated_worse_is_not_a_replay(tmp_path: Path, clock:
     worse = b.observe(make_alert(minute=0, severity="critical", observed=160))
     assert worse.deliver and worse.reason == "escalation"
     assert b.observe(make_alert(minute=0, severity="critical", observed=160)).reason == "replay"
+
+
+def test_alerts_days_apart_in_event_time_are_separate_incidents(tmp_path: Path, clock: FakeClock) -> None:
+    """A backfill computes alerts seconds apart; their event times decide the grouping."""
+    b = book(tmp_path, clock)
+    monday = b.observe(make_alert(minute=0))
+    thursday = b.observe(make_alert(minute=3 * 24 * 60))  # no wall-clock time has passed
+    assert monday.deliver and thursday.deliver and thursday.new_incident
+    assert monday.incident_id != thursday.incident_id
+    late_monday = b.observe(make_alert(minute=20))  # an earlier event time, judged after Thursday
+    assert late_monday.incident_id == monday.incident_id and not late_monday.deliver
+
+
+def test_replay_at_any_speed_groups_as_live(tmp_path: Path, clock: FakeClock) -> None:
+    minutes = [0, 5, 10, 50, 55, 200]  # a burst, a second one within the cooldown, a new incident
+    outcomes = []
+    for run, tick in (("live", 60.0), ("replay", 0.0)):
+        b = book(tmp_path / run, clock)
+        got = []
+        for m in minutes:
+            d = b.observe(make_alert(minute=m))
+            got.append((d.deliver, d.reason, d.new_incident))
+            clock.advance(tick)
+        outcomes.append(got)
+        b.close()
+    assert outcomes[0] == outcomes[1]
+    assert [o[1] for o in outcomes[0]] == ["new", "duplicate", "duplicate", "cooldown", "duplicate", "new"]

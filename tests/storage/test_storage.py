@@ -73,7 +73,7 @@ def test_redelivered_posts_are_stored_once_and_counted_once(ch: ClickHouse) -> N
     repo.insert_posts(batch)
     repo.insert_posts(batch[:5])  # redelivery after a crash
     assert repo.count_posts() == 10
-    counts = [m for m in repo.minute_counts(T0 - timedelta(hours=1)) if m.subject == "acme"]
+    counts = [m for m in repo.bucket_counts(T0 - timedelta(hours=1), T0 + timedelta(hours=1), 60) if m.subject == "acme"]
     assert [(m.total, m.negative) for m in counts] == [(10, 5)]
     text = ch.query("SELECT text FROM posts WHERE id = {id:String}", {"id": "test:3"})[0]["text"]
     assert text == "post 3 about acme's \"pricing\" % \\ '"
@@ -82,8 +82,9 @@ def test_redelivered_posts_are_stored_once_and_counted_once(ch: ClickHouse) -> N
 def test_aggregates_by_topic_and_brand_topic(ch: ClickHouse) -> None:
     repo = Repository(ch)
     repo.insert_posts([enriched(i, minute=i % 2, brands=("acme", "globex")) for i in range(6)])
-    rows = repo.minute_counts(T0 - timedelta(hours=1), kinds=("brand", "topic", "brand_topic", "all"))
-    got = {(m.kind, m.subject, m.minute.minute): m.total for m in rows}
+    rows = repo.bucket_counts(T0 - timedelta(hours=1), T0 + timedelta(hours=1), 60,
+                              kinds=("brand", "topic", "brand_topic", "all"))
+    got = {(m.kind, m.subject, m.start.minute): m.total for m in rows}
     assert got[("brand", "globex", 0)] == 3
     assert got[("topic", "pricing", 1)] == 3
     assert got[("brand_topic", "acme|pricing", 0)] == 3
@@ -97,6 +98,45 @@ def test_spike_evidence(ch: ClickHouse) -> None:
     ev = repo.spike_evidence("acme", T0 - timedelta(minutes=1), T0 + timedelta(minutes=1))
     assert ev["negative_share"] == pytest.approx(0.75)
     assert len(ev["post_ids"]) == 3
+
+
+def test_coarse_buckets_merge_minutes_without_double_counting(ch: ClickHouse) -> None:
+    repo = Repository(ch)
+    posts = [enriched(i, "negative" if i % 3 == 0 else "positive", minute=i % 7) for i in range(21)]
+    repo.insert_posts(posts)
+    repo.insert_posts(posts[:4])  # redelivered: still counted once
+    start = T0.replace(minute=0, second=0)
+    rows = repo.bucket_counts(start, start + timedelta(hours=1), 300)
+    assert [(r.start, r.total, r.negative) for r in rows] == [(start, 15, 5), (start + timedelta(minutes=5), 6, 2)]
+    with pytest.raises(ValueError):
+        repo.bucket_counts(start, start + timedelta(hours=1), 90)  # not whole stored minutes
+
+
+def test_detector_state_round_trips_newest_first(ch: ClickHouse) -> None:
+    repo = Repository(ch)
+    assert repo.load_detector_state("spikes") is None and repo.detector_position("spikes") is None
+    repo.save_detector_state("spikes", T0, {"n": 1})
+    repo.save_detector_state("spikes", T0 + timedelta(minutes=5), {"n": 2, "text": "é'\\"})
+    repo.save_detector_state("other", T0 - timedelta(days=1), {"n": 3})
+    fed, state = repo.load_detector_state("spikes")  # type: ignore[misc]
+    assert fed == T0.replace(second=0) + timedelta(minutes=5, seconds=5) and state == {"n": 2, "text": "é'\\"}
+    assert repo.detector_position("spikes") == fed
+
+
+def test_low_watermark_ignores_outlier_dates(ch: ClickHouse) -> None:
+    repo = Repository(ch)
+    repo.insert_posts([enriched(i, minute=i) for i in range(10)])  # one partition, minutes 0..9
+    newest = (T0 + timedelta(minutes=9)).replace(microsecond=0)
+    assert repo.low_watermark() == newest - timedelta(minutes=2)  # the 3rd newest post's time
+    ahead = [enriched(100 + i) for i in range(2)]
+    for p in ahead:  # two posts far ahead of the stream (a replay of old data), not of the clock
+        p.post.created_at = datetime.now(UTC) - timedelta(hours=1)
+    repo.insert_posts(ahead)
+    far_future = [enriched(200 + i) for i in range(5)]
+    for p in far_future:  # many, but after the wall clock: never count
+        p.post.created_at = datetime(2099, 1, 1, tzinfo=UTC)
+    repo.insert_posts(far_future)
+    assert repo.low_watermark() == newest  # never past the newest genuine post
 
 
 @pytest.mark.chserver
