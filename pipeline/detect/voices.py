@@ -55,6 +55,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.special import betainc, betaincinv
 
+from pipeline.detect.voice_digest import reasons as voice_reasons
 from pipeline.schema import RawPost
 
 __all__ = [
@@ -71,7 +72,6 @@ VoiceKind = Literal["post", "reply", "mention", "repost", "quote"]
 KINDS: tuple[str, ...] = ("reply", "mention", "repost", "quote")
 """Attention kinds, in the order used inside the per-bin arrays."""
 _KIDX = {k: i for i, k in enumerate(KINDS)}
-_VERBS = {"reply": "replied", "mention": "mentioned", "repost": "reposted", "quote": "quoted"}
 _GLOBAL = "*"
 
 
@@ -192,6 +192,8 @@ class RisingVoice:
     score: float
     at: datetime
     reasons: list[str]
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What was measured (people by kind, usual pace, followers, source, surprise...), for wording."""
 
 
 @dataclass
@@ -207,6 +209,7 @@ class VoiceRank:
     resonance: float
     relevance: float
     reasons: list[str]
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def _norm(ref: str) -> str:
@@ -260,15 +263,6 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def _fmt_n(x: float) -> str:
-    x = float(x)
-    if x >= 1e6:
-        return f"{x / 1e6:.1f}M"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f}k"
-    return f"{x:.0f}"
-
-
 def _bucket(followers: int) -> int:
     return min(8, int(math.log10(max(0, followers) + 1)))
 
@@ -278,6 +272,7 @@ class _Info:
     """What the tracker knows about an author across subjects."""
 
     handle: str = ""
+    source: str = ""
     followers: int = 0
     first_ts: float = 0.0
     rate_n: float = 0.0
@@ -377,6 +372,7 @@ class VoiceTracker:
             info = self._info[aid] = _Info(first_ts=now, rate_ts=now)
             self._ids[aid.lower()] = aid
         info.followers = int(a.followers)
+        info.source = post.source
         placeholders = ["@" + aid.lower()]
         if a.handle:
             h = _norm(a.handle)
@@ -724,31 +720,31 @@ class VoiceTracker:
             return 0.0
         return max(per.values()) / total
 
-    def _reasons(self, ev: dict[str, Any], subject: str) -> list[str]:
-        cfg = self.config
+    def _handle_of(self, key: str) -> str:
+        """The author's handle; a key that is not a numeric id stands for its handle while unknown."""
+        info = self._info.get(key)
+        if info is not None and info.handle:
+            return info.handle
+        bare = key.lstrip("@")
+        return "" if bare.isdigit() else bare
+
+    def _facts(self, ev: dict[str, Any], key: str) -> dict[str, Any]:
+        """What was measured, in units a person reads (people, per hour), plus the statistics."""
         g: _Growth = ev["growth"]
-        recent = ev["recent"]
-        raw = recent[4:]
-        n_raw = int(round(raw.sum()))
-        verbs = "/".join(_VERBS[KINDS[i]] for i in np.argsort(-raw) if raw[i] > 0) or "engaged"
-        who = "no new account" if n_raw == 0 else (
-            "1 distinct account" if n_raw == 1 else f"{n_raw} distinct accounts")
-        out = [f"{who} {verbs} in the last {cfg.short_window_min:.0f} min "
-               f"vs {g.before_rate:.1f}/h before"]
-        ratio = g.ratio
-        out.append(f"attention {g.after_rate:.1f}/h since {_dt(g.change_ts):%H:%M} UTC, "
-                   f"{ratio:.0f}x its own baseline (p~1e-{g.surprise:.0f})")
-        out.append(f"{_fmt_n(ev['followers'])} followers")
-        if ev["resonance"] > 0:
-            out.append(f"median {_fmt_n(ev['resonance'])} engagements per post over its last "
-                       f"{ev['n_posts']} posts")
-        if subject != _GLOBAL:
-            out.append(f"{ev['relevance']:.0%} of its activity is about {subject}")
-        if ev["conversational"] < 0.4 and ev["recent_w"] > 0:
-            out.append("attention is mostly reposts/quotes rather than replies and mentions")
-        if ev["concentration"] > 0.5:
-            out.append(f"{ev['concentration']:.0%} of attention is on a single post")
-        return out
+        raw = ev["recent"][4:]
+        info = self._info.get(key)
+        return {
+            **{f"people_{k}": float(raw[i]) for i, k in enumerate(KINDS)},
+            "usual_per_h": g.before_rate, "rate_now_per_h": g.after_rate, "ratio": g.ratio,
+            "rising_since": _dt(g.change_ts), "followers": ev["followers"], "resonance": ev["resonance"],
+            "n_posts": ev["n_posts"], "relevance": ev["relevance"], "conversational": ev["conversational"],
+            "concentration": ev["concentration"], "surprise": g.surprise,
+            "p_value": 10.0 ** -g.surprise, "source": info.source if info else "",
+        }
+
+    def _reasons(self, ev: dict[str, Any], subject: str, key: str) -> list[str]:
+        facts = {**self._facts(ev, key), "author_id": key, "handle": self._handle_of(key)}
+        return voice_reasons(facts, subject, self.config.short_window_min)
 
     def _maybe_alert(self, subject: str, key: str, st: _State, now: float) -> RisingVoice | None:
         cfg = self.config
@@ -780,10 +776,9 @@ class VoiceTracker:
         if better >= cfg.alert_top_k:
             return None
         st.last_alert = now
-        info = self._info.get(key)
-        return RisingVoice(author_id=key, handle=info.handle if info else key.lstrip("@"),
+        return RisingVoice(author_id=key, handle=self._handle_of(key),
                            subject=subject, score=float(ev["score"]), at=_dt(now),
-                           reasons=self._reasons(ev, subject))
+                           reasons=self._reasons(ev, subject, key), facts=self._facts(ev, key))
 
     # ---- listing ----------------------------------------------------------------------------------
     def ranking(self, subject: str = "*", now: datetime | None = None, k: int = 20) -> list[VoiceRank]:
@@ -798,12 +793,11 @@ class VoiceTracker:
             ev = self._evaluate(subject, key, st, t)
             if ev is None or ev["growth"].surprise < cfg.rank_min_surprise or ev["score"] <= 0:
                 continue
-            info = self._info.get(key)
             rows.append(VoiceRank(
-                author_id=key, handle=info.handle if info else key, subject=subject,
+                author_id=key, handle=self._handle_of(key), subject=subject,
                 score=float(ev["score"]), growth=float(ev["growth"].surprise), reach=float(ev["reach"]),
                 resonance=float(ev["resonance"]), relevance=float(ev["relevance"]),
-                reasons=self._reasons(ev, subject)))
+                reasons=self._reasons(ev, subject, key), facts=self._facts(ev, key)))
         rows.sort(key=lambda r: (-r.score, r.author_id))
         return rows[:k]
 

@@ -33,7 +33,7 @@ def replay_file(posts: Path, subject: str = "*") -> tuple[Any, list[Any]]:
 
     with posts.open(encoding="utf-8") as fh:
         items = [_subjects(json.loads(line), subject) for line in fh if line.strip()]
-    items.sort(key=lambda x: x[0].created_at)
+    items.sort(key=lambda x: (x[0].created_at, x[0].id))  # the live path's order too
     tracker = VoiceTracker()
     alerts = []
     for post, subs in items:

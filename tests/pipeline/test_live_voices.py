@@ -34,10 +34,21 @@ async def test_planted_authors_rise_from_stored_posts(tmp_path: Path) -> None:
     await voices.tick(repo, emit, "http://dash")
 
     planted = {e["author_id"] for e in truth["emerging"]}
-    flagged = {a.subject.id.split(":", 1)[-1] for a in raised}
+    flagged = {v["author_id"] for a in raised for v in a.evidence.details["voices"]}
     assert len(planted & flagged) >= 2
     assert len(flagged - planted) <= 3
     assert all(a.kind == "rising_voice" and a.explanation for a in raised)
-    stored = ch.query("SELECT DISTINCT subject_id FROM emerging_voices")
+    # one digest per subject and 30-minute window; a voice of acme is not repeated under "*"
+    assert len({a.id for a in raised}) == len({(a.subject.id, a.window.end.timestamp() // 1800) for a in raised})
+    for a in raised:
+        assert a.explanation.split("\n")[0].endswith("in the last 30 min:")
+        assert all(v["author_id"] not in a.explanation for v in a.evidence.details["voices"])  # handles only
+        assert "p~" not in a.explanation and "1e-" not in a.explanation
+    # the stream went idle: everything was fed and the stored ranking is the tracker's final ranking
+    stored = ch.query("SELECT subject_id, author_id FROM emerging_voices FINAL WHERE (subject_id, snapshot_at) IN "
+                      "(SELECT subject_id, max(snapshot_at) FROM emerging_voices GROUP BY subject_id) "
+                      "ORDER BY subject_id, rank")
     assert {"*", "acme"} <= {r["subject_id"] for r in stored}
+    assert [r["author_id"] for r in stored if r["subject_id"] == "*"] == \
+        [r.author_id for r in voices.tracker.ranking("*", k=20)]
     ch.close()
