@@ -208,6 +208,8 @@ def generate_scenario(
 
     # ---- accounts ---------------------------------------------------------------------
     n_bg = int(n_background or rng.integers(600, 2500))
+    if family == "quiet_stream":
+        n_bg = int(n_background or rng.integers(150, 500))
     mu, sigma = float(rng.uniform(4.0, 6.0)), float(rng.uniform(1.1, 1.8))
     bg = [g.acct("background", min(rng.lognormal(mu, sigma), 300_000)) for _ in range(n_bg)]
     activity = rng.zipf(float(rng.uniform(1.6, 2.4)), size=n_bg).astype(float)
@@ -232,6 +234,8 @@ def generate_scenario(
 
     # ---- background chatter -----------------------------------------------------------
     bg_rate = float(background_rate_per_h or rng.uniform(120, 500))
+    if family == "quiet_stream":
+        bg_rate = float(background_rate_per_h or rng.uniform(25, 80))
     p_mention_brand = float(rng.uniform(0.25, 0.8))
     p_reply, p_repost, p_quote = (float(rng.uniform(0.1, 0.3)), float(rng.uniform(0.05, 0.15)),
                                   float(rng.uniform(0.0, 0.05)))
@@ -345,9 +349,9 @@ def generate_scenario(
     hi = dur - 3600.0
     slots = np.sort(rng.uniform(lo, hi, size=n_emerging))
     truth_emerging = []
-    if family != "default":
+    if family not in ("default", "quiet_stream"):
         truth_emerging = _plant_family(g, family, emerging, slots, bg, bots, pick_bg)
-    for a, te in zip(emerging if family == "default" else [], slots, strict=False):
+    for a, te in zip(emerging if family in ("default", "quiet_stream") else [], slots, strict=False):
         te = float(te)
         # near-zero past: occasional posts, rare attention
         for t in g.poisson_times(60.0 / float(rng.uniform(40, 150)), 0.0, te):
@@ -414,13 +418,16 @@ def generate_scenario(
     return g.posts, truth
 
 
-FAMILIES: tuple[str, ...] = ("default", "slow_ramp", "small_cascade", "bursty_bots", "returning")
+FAMILIES: tuple[str, ...] = ("default", "slow_ramp", "small_cascade", "bursty_bots", "returning",
+                             "quiet_stream")
 """Scenario families. ``default``: step/ramp/saturating growth over 10-30 min to 25-90 arrivals/h
-(the family the detector was designed on).  ``slow_ramp``: attention ramps linearly over 1-2 h to
-8-30/h.  ``small_cascade``: only 5-8 accounts notice the voice within ~30 min (a few come back).
+(the family the detector was designed on).  ``slow_ramp``: attention starts at a fifth of its peak
+(25-90/h) and ramps linearly to it over 1-2 h.  ``small_cascade``: only 5-8 accounts notice the voice within ~30 min (a few come back).
 ``bursty_bots``: default voices plus bursts of fresh low-follower accounts hammering a random
 account for 10 minutes (coordinated amplification, a hard negative).  ``returning``: default-shaped
-voices who had a short burst of attention 30-120 days before the stream starts, then silence."""
+voices who had a short burst of attention 30-120 days before the stream starts, then silence.
+``quiet_stream``: default-shaped voices in a small, quiet conversation (150-500 accounts, 25-80
+background posts an hour)."""
 
 
 def _plant_family(g: _Gen, family: str, emerging: list[_Acct], slots: np.ndarray, bg: list[_Acct],
@@ -446,9 +453,9 @@ def _plant_family(g: _Gen, family: str, emerging: list[_Acct], slots: np.ndarray
                     g.attention(t + float(rng.exponential(1200.0)), src, a, kind_p)
         else:
             if family == "slow_ramp":
-                peak, ramp_s = float(rng.uniform(8, 30)), float(rng.uniform(3600, 7200))
+                peak, ramp_s = float(rng.uniform(25, 90)), float(rng.uniform(3600, 7200))
                 def rate(t: float, te: float = te, peak: float = peak, ramp_s: float = ramp_s) -> float:
-                    return 0.0 if t < te else peak * min(1.0, (t - te) / ramp_s)
+                    return 0.0 if t < te else peak * min(1.0, 0.2 + 0.8 * (t - te) / ramp_s)
             else:
                 peak, tau_s = float(rng.uniform(25, 90)), float(rng.uniform(5, 20)) * 60.0
                 def rate(t: float, te: float = te, peak: float = peak, tau_s: float = tau_s) -> float:

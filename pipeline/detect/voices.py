@@ -129,10 +129,12 @@ class VoiceConfig:
     """Exponent of the currentness factor (0 ignores whether attention still flows)."""
     rank_min_surprise: float = 2.0
     """Authors below this growth surprise (-log10 p) are not listed as emerging."""
-    alert_min_surprise: float = 5.0
-    """Growth surprise (-log10 p) needed for a rising-voice alert."""
-    alert_min_distinct: float = 4.0
-    """Weighted distinct arrivals in the short window needed for an alert."""
+    alert_min_surprise: float = 4.0
+    """Growth surprise (-log10 p) needed for a rising-voice alert: p <= 1e-4 keeps chance alerts
+    rare over the few thousand authors of a subject that ever get three people's attention at once."""
+    alert_min_distinct: float = 3.0
+    """Weighted distinct arrivals in the short window before an author is tested at all (three
+    people is the smallest group that is more than a two-person exchange; the surprise decides)."""
     alert_min_ratio: float = 4.0
     """The rate since the change point must be at least this many times the rate before it,
     divided by the size factor (a 300k-follower account needs about 11 times)."""
@@ -158,6 +160,9 @@ class VoiceConfig:
     """No alerts until the tracker has seen this many minutes of stream."""
     eval_interval_s: float = 60.0
     """An author's growth is re-evaluated for alerts at most this often (stream seconds)."""
+    stream_gap_h: float = 3.0
+    """A stream silent this long is a gap in observation (an outage, data resuming months later),
+    not hours in which nobody paid attention to anyone: exposure and warm-up restart after it."""
     idle_evict_h: float = 12.0
     """Authors without activity for this long are evicted."""
     max_authors: int = 200_000
@@ -279,6 +284,9 @@ class _Info:
     rate_ts: float = 0.0
     posts: int = 0
     attention: float = 0.0
+    arrivals: list[list[Any]] = field(default_factory=list)
+    """[time, subject, target, bin, kind index, weight before credibility, weight applied] of this
+    author's arrivals in the last hour, re-weighed when its credibility drops."""
 
     def credibility(self, now: float, cfg: VoiceConfig) -> float:
         tau = cfg.rate_tau_h * 3600.0
@@ -426,13 +434,14 @@ class VoiceTracker:
         """Add one post (posts arrive in time order) about ``subjects``; return new rising voices."""
         cfg = self.config
         now = _ts(post.created_at)
-        if self._t0 is None:
-            self._t0 = now
+        if self._t0 is None or now - self._now > cfg.stream_gap_h * 3600.0:
+            self._t0 = now  # (re)start of observation: the gap before it is not exposure
         self._now = max(self._now, now)
         me = self._register(post, now)
         info = self._info[me]
         cred = info.credibility(now, cfg)
         info.count_post(now, cfg)
+        self._recredit(info, now)
         for ref in (post.reply_to_author, post.quote_of_author, post.repost_of_author):
             if ref:
                 self._register_id(ref)
@@ -461,7 +470,7 @@ class VoiceTracker:
                 tst = states.get(ev.target)
                 if tst is None:
                     tst = states[ev.target] = self._new_state(now)
-                if self._arrive(tst, ev, cred, now) and subject == subjects[0]:
+                if self._arrive(tst, ev, cred, now, subject, info) and subject == subjects[0]:
                     tinfo = self._info.get(ev.target)
                     if tinfo is not None:
                         tinfo.attention += 1.0
@@ -483,7 +492,28 @@ class VoiceTracker:
         st.folded_to = int(now // cfg.bin_s) - nb + 1
         return st
 
-    def _arrive(self, st: _State, ev: VoiceEvent, cred: float, now: float) -> bool:
+    def _recredit(self, info: _Info, now: float) -> None:
+        """Re-weigh a source's arrivals of the last hour with its credibility as known now.
+
+        An account's first post looks credible; a burst of posts minutes later shows it is not
+        (fresh accounts hammering someone).  Credibility only goes down here."""
+        cfg = self.config
+        info.arrivals = [a for a in info.arrivals if now - a[0] < 3600.0]
+        if not info.arrivals:
+            return
+        cred = info.credibility(now, cfg)
+        for a in info.arrivals:
+            _, subject, target, b, k, base, applied = a
+            new = base * cred
+            if new >= applied:
+                continue
+            vals = self._states.get(subject, {}).get(target, _State()).bins.get(b)
+            if vals is not None:
+                vals[k] = max(0.0, vals[k] - (applied - new))
+            a[6] = new
+
+    def _arrive(self, st: _State, ev: VoiceEvent, cred: float, now: float, subject: str = _GLOBAL,
+                source: _Info | None = None) -> bool:
         cfg = self.config
         last = st.sources.get(ev.source_id)
         if last is not None and now - last < cfg.distinct_horizon_h * 3600.0:
@@ -497,6 +527,8 @@ class VoiceTracker:
         vals = st.bins.setdefault(int(now // cfg.bin_s), [0.0] * 8)
         vals[k] += w
         vals[4 + k] += 1.0
+        if source is not None and len(source.arrivals) < 100:
+            source.arrivals.append([now, subject, ev.target, int(now // cfg.bin_s), k, ev.weight, w])
         st.recent_refs.append((now, ev.post_ref or "", w))
         horizon = now - cfg.short_window_min * 60.0
         while st.recent_refs and (st.recent_refs[0][0] < horizon or len(st.recent_refs) > 1000):
