@@ -59,8 +59,15 @@ def ratio_text(alert: Alert) -> str:
     return "no baseline"
 
 
+def is_digest(alert: Alert) -> bool:
+    """A rising-voices digest (``pipeline.detect.voice_digest``): its explanation is its content."""
+    return alert.kind == "rising_voice" and alert.subject.id.startswith("voices:") and bool(alert.explanation)
+
+
 def summary_line(alert: Alert, names: Mapping[str, str] | None = None) -> str:
-    """One line: severity, kind, subject, observed vs expected."""
+    """One line: severity, kind, subject, observed vs expected (a digest: its headline)."""
+    if is_digest(alert):
+        return f"{alert.severity.upper()} {alert.explanation.splitlines()[0].rstrip(':')}"
     return (
         f"{alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: "
         f"{subject_label(alert.subject, names)}: observed {_num(alert.observed)} vs expected "
@@ -70,6 +77,8 @@ def summary_line(alert: Alert, names: Mapping[str, str] | None = None) -> str:
 
 def email_subject(alert: Alert, names: Mapping[str, str] | None = None) -> str:
     """``[hypermicro] CRITICAL Negative spike: Nimbus Air (nimbus)``."""
+    if is_digest(alert):
+        return f"[hypermicro] {summary_line(alert, names)}"
     label = subject_label(alert.subject, names)
     brand = alert.subject.brand_id or (alert.subject.id if alert.subject.kind == "brand" else None)
     if brand and brand not in label:
@@ -115,9 +124,11 @@ def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None
     headline = f"{emoji} *{_slack_escape(summary)}*"
     if alert.explanation:
         headline += "\n" + _slack_escape(alert.explanation)
-    fields = [
+    fields = [] if is_digest(alert) else [
         {"type": "mrkdwn", "text": f"*Observed*\n{_num(alert.observed)}"},
         {"type": "mrkdwn", "text": f"*Expected*\n{_num(alert.expected)} ({ratio_text(alert)})"},
+    ]
+    fields += [
         {"type": "mrkdwn", "text": f"*Severity*\n{emoji} {alert.severity}"},
         {
             "type": "mrkdwn",
@@ -165,11 +176,11 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
     lines = [summary, ""]
     if alert.explanation:
         lines += [alert.explanation, ""]
-    lines += [
+    lines += [] if is_digest(alert) else [
         f"Observed:  {_num(alert.observed)}",
         f"Expected:  {_num(alert.expected)} ({ratio_text(alert)})",
-        f"Window:    {alert.window.start.isoformat()} – {alert.window.end.isoformat()}",
     ]
+    lines.append(f"Window:    {alert.window.start.isoformat()} – {alert.window.end.isoformat()}")
     if alert.evidence.negative_share is not None:
         lines.append(f"Negative share: {alert.evidence.negative_share:.0%}")
     for title, items in _evidence_rows(alert):
@@ -188,11 +199,11 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
     if alert.explanation:
         parts.append(f"<p>{e(alert.explanation)}</p>")
     parts.append("<table>")
-    rows = [
+    rows = [] if is_digest(alert) else [
         ("Observed", _num(alert.observed)),
         ("Expected", f"{_num(alert.expected)} ({ratio_text(alert)})"),
-        ("Window", f"{alert.window.start.isoformat()} – {alert.window.end.isoformat()}"),
     ]
+    rows.append(("Window", f"{alert.window.start.isoformat()} – {alert.window.end.isoformat()}"))
     if alert.evidence.negative_share is not None:
         rows.append(("Negative share", f"{alert.evidence.negative_share:.0%}"))
     parts += [f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]

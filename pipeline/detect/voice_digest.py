@@ -17,6 +17,8 @@ from pipeline.schema import Alert, AlertWindow, Evidence, Subject
 
 __all__ = ["DIGEST_WINDOW", "digest_alerts", "display_name", "profile_url", "reasons", "why"]
 
+MAX_LISTED = 10
+"""Voices written out in one digest; the rest are counted and listed in ``details`` and the dashboard."""
 DIGEST_WINDOW = timedelta(minutes=30)
 """Rising voices of one subject whose alerts fall in the same 30 minutes share one digest
 (the user's words: "3 rising voices about Nimbus in the last 30 min")."""
@@ -61,19 +63,21 @@ def usual_pace(per_hour: float) -> str:
     return f"about {round(per_hour)} an hour"
 
 
-def why(facts: Mapping[str, Any], window_min: float = 30.0) -> str:
-    """One sentence: who paid attention lately, against the author's usual pace."""
+def why(facts: Mapping[str, Any], window_min: float = 30.0, named: bool = True) -> str:
+    """One sentence: who paid attention lately, against the author's usual pace (``named=False``
+    says "them"/"they" where the line already starts with the handle)."""
     name = display_name(str(facts.get("handle", "")), str(facts.get("author_id", "")))
+    obj, subj, verb = (name, name, "gets") if named else ("them", "they", "get")
     by_kind = {k: int(round(float(facts.get(f"people_{k}", 0)))) for k in _NOUN}
     people = sum(by_kind.values())
     kinds = [k for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1]) if n > 0]
     if not kinds:
-        lead = f"Nobody new engaged with {name} in the last {window_min:.0f} minutes"
+        lead = f"Nobody new engaged with {obj} in the last {window_min:.0f} minutes"
     else:
         verbs = " or ".join(_NOUN[k][0] for k in kinds[:2]) + (" or shared" if len(kinds) > 2 else "")
         who = "1 person" if people == 1 else f"{people} people"
-        lead = f"{who} {verbs} {name} in the last {window_min:.0f} minutes"
-    return f"{lead}; {name} usually gets {usual_pace(float(facts.get('usual_per_h', 0.0)))}"
+        lead = f"{who} {verbs} {obj} in the last {window_min:.0f} minutes"
+    return f"{lead}; {subj} usually {verb} {usual_pace(float(facts.get('usual_per_h', 0.0)))}"
 
 
 def reasons(facts: Mapping[str, Any], subject: str, window_min: float = 30.0) -> list[str]:
@@ -133,15 +137,19 @@ def _digest(subject: str, start: datetime, rvs: Sequence[Any], public_url: str,
     rvs = sorted({rv.author_id: rv for rv in rvs}.values(), key=lambda rv: -rv.score)
     brand = None if subject == "*" else subject
     lines, links, authors, details = [_headline(len(rvs), subject, names) + ":"], [], [], []
-    for rv in rvs:
+    for i, rv in enumerate(rvs):
         facts = {**rv.facts, "handle": rv.handle, "author_id": rv.author_id}
         name = display_name(rv.handle, rv.author_id)
         link = profile_url(str(facts.get("source", "")), rv.handle, rv.author_id, public_url, subject)
-        lines.append(f"- {name} ({_count(float(facts.get('followers', 0)))} followers): {why(facts)}. {link}")
+        if i < MAX_LISTED:
+            lines.append(f"- {name} ({_count(float(facts.get('followers', 0)))} followers): "
+                         f"{why(facts, named=False)}. {link}")
         links.append(link)
         authors.append(name)
         details.append({"author_id": rv.author_id, "handle": rv.handle, "score": round(rv.score, 3),
                         **{k: v for k, v in facts.items() if isinstance(v, int | float | str)}})
+    if len(rvs) > MAX_LISTED:
+        lines.append(f"…and {len(rvs) - MAX_LISTED} more: {public_url.rstrip('/')}/#/voices?subject={subject}")
     end = max(rv.at for rv in rvs)
     return Alert(
         id=Alert.make_id("rising_voice", f"voices:{subject}", start),
