@@ -110,7 +110,7 @@ class VoiceTracker(AuthorDirectory):
     def observe(self, post: RawPost, subjects: Sequence[str] = ("*",)) -> list[RisingVoice]:
         """Add one post (posts arrive in time order) about ``subjects``; return new rising voices."""
         cfg = self.config
-        now = ts_of(post.created_at)
+        now = float(math.floor(ts_of(post.created_at)))  # whole seconds, as the pipeline stores them
         if self._t0 is None or now - self._now > cfg.stream_gap_h * 3600.0:
             self._t0 = now  # (re)start of observation: the gap before it is not exposure
         self._now = max(self._now, now)

@@ -3,10 +3,12 @@ tracker as ``eval voices`` flag the planted authors and snapshot a ranking for t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pipeline.detect.live_voices import LiveVoices
 from pipeline.detect.scenario import generate_scenario
+from pipeline.detect.voices_cli import replay_file
 from pipeline.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
@@ -51,4 +53,10 @@ async def test_planted_authors_rise_from_stored_posts(tmp_path: Path) -> None:
     assert {"*", "acme"} <= {r["subject_id"] for r in stored}
     assert [r["author_id"] for r in stored if r["subject_id"] == "*"] == \
         [r.author_id for r in voices.tracker.ranking("*", k=20)]
+    # ...and it is the ranking `hypermicro voices --posts` gives for the same posts
+    path = tmp_path / "posts.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in posts), encoding="utf-8")
+    offline, _ = replay_file(path)
+    assert [(r.author_id, round(r.score, 6)) for r in voices.tracker.ranking("*", k=20)] == \
+        [(r.author_id, round(r.score, 6)) for r in offline.ranking("*", k=20)]
     ch.close()
