@@ -11,9 +11,11 @@ How an author is scored, per subject:
    a given target (a bot hammering one account counts once).  Each arrival is weighted by its
    kind (reply/mention 1, quote 0.8, repost 0.5: a repost is the cheapest signal and is what
    one-post cascades are made of), by the source's *credibility* (authors posting far more than
-   ``bot_rate_per_h`` weigh little) and, for mentions, by mention spam (a post naming many
+   ``bot_rate_per_h`` weigh little; a source's arrivals of the last hour are re-weighed when a
+   burst of posts lowers its credibility) and, for mentions, by mention spam (a post naming many
    accounts spreads one unit over them).  Arrivals land in ``bin_s`` bins kept for
-   ``history_h``; older ones fold into a decayed baseline.
+   ``history_h``; older ones fold into a decayed baseline.  Time is whole seconds; a stream
+   silent for ``stream_gap_h`` restarts exposure and warm-up (the gap observed nobody).
 2. **Growth surprise** (Gamma-Poisson change point).  For every possible change point in the
    kept history, the rate before it (with an empirical-Bayes prior by follower-count decade,
    learnt online from all authors of the subject, so a big account is *expected* to get a lot)
@@ -40,7 +42,8 @@ How an author is scored, per subject:
    for ``alert_cooldown_h``.
 
 Brand-owned accounts (``own_accounts``: subject -> ids or handles) are never ranked for that
-subject (nor for ``"*"``).
+subject (nor for ``"*"``).  Reasons are worded by :mod:`pipeline.detect.voice_digest` (no
+p-values); the measured figures travel in ``facts``.
 """
 
 from __future__ import annotations
