@@ -443,8 +443,8 @@ def _plant_family(g: _Gen, family: str, emerging: list[_Acct], slots: np.ndarray
             g.attention(t, pick_bg()[0], a, np.array([0.5, 0.3, 0.1, 0.1]))
         kind_p = rng.dirichlet([2.0, 2.0, 1.5, 1.0])
         if family == "small_cascade":
-            fans = [bg[int(i)] for i in rng.choice(len(bg), size=int(rng.integers(5, 9)), replace=False)]
-            for src in fans:
+            cascade = [bg[int(i)] for i in rng.choice(len(bg), size=int(rng.integers(5, 9)), replace=False)]
+            for src in cascade:
                 if src is a:
                     continue
                 t = te + float(rng.uniform(0.0, 1800.0))
@@ -452,14 +452,17 @@ def _plant_family(g: _Gen, family: str, emerging: list[_Acct], slots: np.ndarray
                 if rng.random() < 0.4:  # some come back to the conversation
                     g.attention(t + float(rng.exponential(1200.0)), src, a, kind_p)
         else:
-            if family == "slow_ramp":
-                peak, ramp_s = float(rng.uniform(25, 90)), float(rng.uniform(3600, 7200))
-                def rate(t: float, te: float = te, peak: float = peak, ramp_s: float = ramp_s) -> float:
-                    return 0.0 if t < te else peak * min(1.0, 0.2 + 0.8 * (t - te) / ramp_s)
-            else:
-                peak, tau_s = float(rng.uniform(25, 90)), float(rng.uniform(5, 20)) * 60.0
-                def rate(t: float, te: float = te, peak: float = peak, tau_s: float = tau_s) -> float:
-                    return 0.0 if t < te else peak * (1.0 - 0.7 * math.exp(-(t - te) / tau_s))
+            slow = family == "slow_ramp"
+            peak = float(rng.uniform(25, 90))
+            span = float(rng.uniform(3600, 7200)) if slow else float(rng.uniform(5, 20)) * 60.0
+
+            def rate(t: float, te: float = te, peak: float = peak, span: float = span, slow: bool = slow) -> float:
+                if t < te:
+                    return 0.0
+                if slow:  # a fifth of the peak at once, then linear to the peak over ``span``
+                    return peak * min(1.0, 0.2 + 0.8 * (t - te) / span)
+                return peak * (1.0 - 0.7 * math.exp(-(t - te) / span))  # saturating, time constant span
+
             fans: list[_Acct] = []
             for t in g.thinned_times(rate, peak, te):
                 if fans and rng.random() < 0.15:
