@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.detect.voice_digest import digest_alerts
+from pipeline.detect.voice_digest import DIGEST_WINDOW, digest_alerts, window_start
 from pipeline.detect.voices import RisingVoice, VoiceTracker
 from pipeline.schema import Alert, RawPost
 from pipeline.storage.repository import posts_since, raw_post_of
@@ -47,18 +47,36 @@ class LiveVoices:
         self._dirty = False
         self._since_snapshot = 0
         self._last_snapshot = 0.0
+        self._windows: dict[tuple[str, datetime], dict[str, RisingVoice]] = {}
+        """Rising voices of the current and previous digest windows, by (subject, window start)."""
 
     async def tick(self, repo: Any, emit: Callable[[Alert], Awaitable[Any]], public_url: str) -> int:
         """Feed newly stored posts (off the event loop), emit digests, snapshot when due."""
         loop = asyncio.get_running_loop()
         rising, fresh = await loop.run_in_executor(None, self._observe_new, repo)
-        alerts = digest_alerts(rising, public_url)
-        for alert in alerts:
+        for alert in self._digests(rising, public_url):
             await emit(alert)
         self._since_snapshot += 1
         if self._dirty and (not fresh or self._since_snapshot >= self.snapshot_every):
             await loop.run_in_executor(None, self.snapshot, repo)
         return len(rising)
+
+    def _digests(self, rising: list[RisingVoice], public_url: str) -> list[Alert]:
+        """Digests of the (subject, window) pairs that got a new voice, with every voice of the
+        window so far: a digest re-issued under the same id never loses the voices it had."""
+        touched: set[str] = set()
+        for rv in rising:
+            key = (rv.subject, window_start(rv.at))
+            self._windows.setdefault(key, {})[rv.author_id] = rv
+            touched.add(Alert.make_id("rising_voice", f"voices:{key[0]}", key[1]))
+        if not touched:
+            return []
+        latest = max(w for _, w in self._windows)
+        for key in [k for k in self._windows if k[1] < latest - DIGEST_WINDOW]:
+            del self._windows[key]
+        starts = {window_start(rv.at) for rv in rising}
+        window_voices = [rv for (_, w), d in self._windows.items() if w in starts for rv in d.values()]
+        return [a for a in digest_alerts(window_voices, public_url) if a.id in touched]
 
     def _observe_new(self, repo: Any) -> tuple[list[RisingVoice], int]:
         """Buffer rows stored since the last call; feed those the watermark has passed."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.schema import Alert, AlertWindow, Evidence, Subject
 
-__all__ = ["DIGEST_WINDOW", "digest_alerts", "display_name", "profile_url", "reasons", "why"]
+__all__ = ["DIGEST_WINDOW", "digest_alerts", "display_name", "profile_url", "reasons", "why", "window_start"]
 
 MAX_LISTED = 10
 """Voices written out in one digest; the rest are counted and listed in ``details`` and the dashboard."""
@@ -115,7 +115,7 @@ def digest_alerts(rising: Iterable[Any], public_url: str, names: Mapping[str, st
     names = names or {}
     groups: dict[tuple[str, datetime], list[Any]] = {}
     for rv in rising:
-        start = _window_start(rv.at)
+        start = window_start(rv.at)
         groups.setdefault((rv.subject, start), []).append(rv)
     branded = {(rv.author_id, start) for (s, start), rvs in groups.items() if s != "*" for rv in rvs}
     out: list[Alert] = []
@@ -127,7 +127,8 @@ def digest_alerts(rising: Iterable[Any], public_url: str, names: Mapping[str, st
     return out
 
 
-def _window_start(at: datetime) -> datetime:
+def window_start(at: datetime) -> datetime:
+    """Start of the 30-minute digest window holding ``at``."""
     step = DIGEST_WINDOW.total_seconds()
     return datetime.fromtimestamp(math.floor(at.timestamp() / step) * step, tz=at.tzinfo)
 
