@@ -101,8 +101,15 @@ def _window_s(alert: Alert) -> float:
     return (alert.window.end - alert.window.start).total_seconds()
 
 
+def is_digest(alert: Alert) -> bool:
+    """A rising-voices digest (``pipeline.detect.voice_digest``): its explanation is its content."""
+    return alert.kind == "rising_voice" and alert.subject.id.startswith("voices:") and bool(alert.explanation)
+
+
 def summary_line(alert: Alert, names: Mapping[str, str] | None = None) -> str:
-    """One line: severity, kind, subject and the evidence in the user's units."""
+    """One line: severity, kind, subject and the evidence in the user's units (a digest: its headline)."""
+    if is_digest(alert):
+        return f"{alert.severity.upper()} {alert.explanation.splitlines()[0].rstrip(':')}"
     head = f"{alert.severity.upper()} {KIND_TITLE.get(alert.kind, alert.kind)}: {subject_label(alert.subject, names)}"
     if alert.kind == "negative_spike":
         return f"{head}: {spike_sentence(alert.observed, alert.expected, _window_s(alert))}"
@@ -116,6 +123,8 @@ def handle(author: str) -> str:
 
 def email_subject(alert: Alert, names: Mapping[str, str] | None = None) -> str:
     """``[hypermicro] CRITICAL Negative spike: Nimbus Air (nimbus)``."""
+    if is_digest(alert):
+        return f"[hypermicro] {summary_line(alert, names)}"
     label = subject_label(alert.subject, names)
     brand = alert.subject.brand_id or (alert.subject.id if alert.subject.kind == "brand" else None)
     if brand and brand not in label:
@@ -175,9 +184,11 @@ def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None
     headline = f"{emoji} *{_slack_escape(summary)}*"
     if alert.explanation:
         headline += "\n" + _slack_escape(alert.explanation)
-    fields = [
+    fields = [] if is_digest(alert) else [
         {"type": "mrkdwn", "text": f"*Observed*\n{_num(alert.observed)}"},
         {"type": "mrkdwn", "text": f"*Usual*\n{usual_text(alert)}"},
+    ]
+    fields += [
         {"type": "mrkdwn", "text": f"*Severity*\n{emoji} {alert.severity}"},
         {
             "type": "mrkdwn",
@@ -226,11 +237,11 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
     lines = [summary, ""]
     if alert.explanation:
         lines += [alert.explanation, ""]
-    lines += [
+    lines += [] if is_digest(alert) else [
         f"Observed:  {_num(alert.observed)}",
         f"Usual:     {usual_text(alert)}",
-        f"Window:    {window_text(alert)}",
     ]
+    lines.append(f"Window:    {window_text(alert)}")
     if alert.owners:
         lines.append(f"Owners:    {', '.join(alert.owners)}")
     if alert.evidence.negative_share is not None:
@@ -251,11 +262,11 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
     if alert.explanation:
         parts.append(f"<p>{e(alert.explanation)}</p>")
     parts.append("<table>")
-    rows = [
+    rows = [] if is_digest(alert) else [
         ("Observed", _num(alert.observed)),
         ("Usual", usual_text(alert)),
-        ("Window", window_text(alert)),
     ]
+    rows.append(("Window", window_text(alert)))
     if alert.owners:
         rows.append(("Owners", ", ".join(alert.owners)))
     if alert.evidence.negative_share is not None:

@@ -256,7 +256,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
 
     # -- alerts ----------------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/alerts", tags=["alerts"], dependencies=[read],
-             summary="Alerts newest first, with acknowledgement state")
+             summary="Alerts most severe first, then newest, with acknowledgement state")
     async def alerts(kind: AlertKind | None = None, brand: IdQuery = None, severity: Severity | None = None,
                      start: From = None, end: To = None, acknowledged: bool | None = None,
                      limit: Limit = 50, cursor: CursorQ = None) -> dict[str, Any]:

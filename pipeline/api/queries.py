@@ -336,8 +336,18 @@ def _alert_out(r: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+_SEVERITY_RANK_SQL = "multiIf(severity = 'critical', 2, severity = 'warning', 1, 0)"
+
+
+def alert_cursor(row: Mapping[str, Any]) -> Cursor:
+    """Keyset position of an alert row: ``<severity rank>:<id>`` rides in the cursor's id."""
+    return Cursor(row["created_at"], f"{int(row['sev_rank'])}:{row['id']}")
+
+
 def list_alerts(ch: ClickHouse, f: AlertFilter, limit: int, cursor: Cursor | None) -> tuple[list[dict[str, Any]], Cursor | None]:
-    """Alerts newest first with their acknowledgement; keyset-paginated on (created_at, id)."""
+    """Alerts most severe first, newest first within a severity (a critical spike is never buried
+    under rising-voice information), with their acknowledgement; keyset-paginated on
+    (severity, created_at, id)."""
     where, outer = ["1"], ["1"]
     params: dict[str, Any] = {"limit": limit + 1}
     for col, key, val in (("kind", "kind", f.kind), ("brand_id", "brand", f.brand), ("severity", "severity", f.severity)):
@@ -351,28 +361,33 @@ def list_alerts(ch: ClickHouse, f: AlertFilter, limit: int, cursor: Cursor | Non
         where.append("created_at < {end:DateTime}")
         params["end"] = f.end
     if cursor is not None:
-        where.append("(created_at < {ct:DateTime} OR (created_at = {ct:DateTime} AND id < {cid:String}))")
-        params.update(ct=cursor.created_at, cid=cursor.id)
+        rank, _, cid = cursor.id.partition(":")
+        if not (rank in ("0", "1", "2") and cid):  # a cursor without a rank: take it as the top rank
+            rank, cid = "2", cursor.id
+        where.append(f"({_SEVERITY_RANK_SQL} < {{crank:UInt8}} OR ({_SEVERITY_RANK_SQL} = {{crank:UInt8}} AND "
+                     "(created_at < {ct:DateTime} OR (created_at = {ct:DateTime} AND id < {cid:String}))))")
+        params.update(crank=int(rank), ct=cursor.created_at, cid=cid)
     if f.acknowledged is not None:
         outer.append("(acked_by != '') = {acked:UInt8}")
         params["acked"] = 1 if f.acknowledged else 0
     rows = ch.query(
         f"""
-        SELECT {_ALERT_COLUMNS}, acked_by, last_acked_at AS acked_at, ack_note
-        FROM (SELECT {_ALERT_COLUMNS} FROM alerts FINAL WHERE {' AND '.join(where)}) AS a
+        SELECT {_ALERT_COLUMNS}, sev_rank, acked_by, last_acked_at AS acked_at, ack_note
+        FROM (SELECT {_ALERT_COLUMNS}, {_SEVERITY_RANK_SQL} AS sev_rank FROM alerts FINAL
+              WHERE {' AND '.join(where)}) AS a
         ANY LEFT JOIN (
             SELECT alert_id AS id, argMax(alert_acks.acked_by, alert_acks.acked_at) AS acked_by,
                    max(alert_acks.acked_at) AS last_acked_at, argMax(note, alert_acks.acked_at) AS ack_note
             FROM alert_acks GROUP BY alert_id
         ) AS k USING id
         WHERE {' AND '.join(outer)}
-        ORDER BY created_at DESC, id DESC
+        ORDER BY sev_rank DESC, created_at DESC, id DESC
         LIMIT {{limit:UInt32}}
         """,
         params,
     )
     page = rows[:limit]
-    nxt = Cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
+    nxt = alert_cursor(page[-1]) if len(rows) > limit else None
     return [_alert_out(r) for r in page], nxt
 
 

@@ -158,15 +158,22 @@ def evaluate_seeds(seeds: Iterable[int], config: Any = None, **scenario_kwargs: 
 
 def seeds_command(
     seeds: str = typer.Option("1000,1001,1002,1003,1004", "--seeds", help="Comma-separated scenario seeds."),
+    families: str = typer.Option("default", "--families",
+                                 help="Comma-separated scenario families (see pipeline.detect.scenario.FAMILIES)."),
 ) -> None:
-    """Evaluate on generated scenarios for several seeds; print per-seed and mean figures (last line)."""
-    res = evaluate_seeds(int(s) for s in seeds.split(",") if s.strip())
-    for seed, m in res["per_seed"].items():
-        typer.echo(f"seed={seed} {format_last_line(m)}")
-    mean = res["mean"]
-    typer.echo(f"mean r_precision={mean['r_precision']:.2f} recall_30m={mean['recall_30m']:.2f} "
-               f"median_delay_min={mean['median_delay_min']:.1f} false_alerts={mean['false_alerts']:.2f} "
-               f"max_false_alerts={res['max_false_alerts']}")
+    """Evaluate on generated scenarios for several seeds and families; per-seed lines, then one
+    line per family with mean recall, median delay over seeds and the largest false-alert count."""
+    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    for family in [f.strip() for f in families.split(",") if f.strip()]:
+        res = evaluate_seeds(seed_list, family=family)
+        for seed, m in res["per_seed"].items():
+            typer.echo(f"family={family} seed={seed} {format_last_line(m)}")
+        mean = res["mean"]
+        delays = [m["median_delay_min"] for m in res["per_seed"].values() if not math.isnan(m["median_delay_min"])]
+        typer.echo(f"family={family} mean r_precision={mean['r_precision']:.2f} recall_30m={mean['recall_30m']:.2f} "
+                   f"median_delay_min={statistics.median(delays) if delays else float('nan'):.1f} "
+                   f"false_alerts={mean['false_alerts']:.2f} max_false_alerts={res['max_false_alerts']}")
 
-if __name__ == "__main__":  # python -m pipeline.detect.eval_voices --seeds 1000,1001,1002
+
+if __name__ == "__main__":  # python -m pipeline.detect.eval_voices --seeds 3001,3002 --families default,slow_ramp
     typer.run(seeds_command)

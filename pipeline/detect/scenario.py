@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["generate_scenario", "write_scenario"]
+__all__ = ["FAMILIES", "generate_scenario", "write_scenario"]
 
 _BRANDS = [
     ("acme", "Acme"), ("voltcart", "Voltcart"), ("nimbus", "Nimbus Air"), ("orbit", "Orbit Bank"),
@@ -106,8 +106,8 @@ class _Gen:
     def emit(self, t: float, author: _Acct, *, reply_to: _Acct | None = None,
              mentions: list[str] | None = None, repost_of: _Acct | None = None,
              quote_of: _Acct | None = None, engagement: tuple[int, int, int] = (0, 0, 0),
-             text: str | None = None) -> None:
-        if not 0.0 <= t < self.duration_s:
+             text: str | None = None, past: bool = False) -> None:
+        if not (0.0 <= t < self.duration_s or (past and t < 0.0)):
             return
         ts = self.start + timedelta(seconds=float(t))
         self.posts.append({
@@ -125,6 +125,10 @@ class _Gen:
             "lang": "en",
             "_t": float(t),
         })
+
+    def emit_past(self, t: float, author: _Acct, *, reply_to: _Acct | None = None) -> None:
+        """A post before the stream's window (``t`` < 0 seconds from the start)."""
+        self.emit(t, author, reply_to=reply_to, past=True)
 
     def poisson_times(self, rate_per_h: float, t0: float = 0.0, t1: float | None = None) -> np.ndarray:
         t1 = self.duration_s if t1 is None else t1
@@ -180,14 +184,19 @@ def generate_scenario(
     background_rate_per_h: float | None = None,
     n_bots: int | None = None,
     n_viral: int | None = None,
+    family: str = "default",
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Posts (time-ordered, JSONL interchange form) and truth for one synthetic scenario.
 
     ``None`` parameters are drawn from the seed. Emergence times fall in
     ``[max(1 h, 15 % of the run), end - 1 h]`` so every planted voice has a past and a future.
+    ``family`` picks how the planted voices grow and which extra distractors appear
+    (:data:`FAMILIES`); ``"default"`` is the family the detector was designed on.
     """
     if duration_h < 2.5:
         raise ValueError("duration_h must be at least 2.5 hours")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown scenario family {family!r}; choose one of {', '.join(FAMILIES)}")
     rng = np.random.default_rng(seed)
     brand_id, brand_name = _BRANDS[int(rng.integers(len(_BRANDS)))]
     start = start or datetime(2024, 3, 1, tzinfo=UTC) + timedelta(
@@ -199,6 +208,8 @@ def generate_scenario(
 
     # ---- accounts ---------------------------------------------------------------------
     n_bg = int(n_background or rng.integers(600, 2500))
+    if family == "quiet_stream":
+        n_bg = int(n_background or rng.integers(150, 500))
     mu, sigma = float(rng.uniform(4.0, 6.0)), float(rng.uniform(1.1, 1.8))
     bg = [g.acct("background", min(rng.lognormal(mu, sigma), 300_000)) for _ in range(n_bg)]
     activity = rng.zipf(float(rng.uniform(1.6, 2.4)), size=n_bg).astype(float)
@@ -223,6 +234,8 @@ def generate_scenario(
 
     # ---- background chatter -----------------------------------------------------------
     bg_rate = float(background_rate_per_h or rng.uniform(120, 500))
+    if family == "quiet_stream":
+        bg_rate = float(background_rate_per_h or rng.uniform(25, 80))
     p_mention_brand = float(rng.uniform(0.25, 0.8))
     p_reply, p_repost, p_quote = (float(rng.uniform(0.1, 0.3)), float(rng.uniform(0.05, 0.15)),
                                   float(rng.uniform(0.0, 0.05)))
@@ -336,7 +349,9 @@ def generate_scenario(
     hi = dur - 3600.0
     slots = np.sort(rng.uniform(lo, hi, size=n_emerging))
     truth_emerging = []
-    for a, te in zip(emerging, slots, strict=True):
+    if family not in ("default", "quiet_stream"):
+        truth_emerging = _plant_family(g, family, emerging, slots, bg, bots, pick_bg)
+    for a, te in zip(emerging if family in ("default", "quiet_stream") else [], slots, strict=False):
         te = float(te)
         # near-zero past: occasional posts, rare attention
         for t in g.poisson_times(60.0 / float(rng.uniform(40, 150)), 0.0, te):
@@ -398,8 +413,84 @@ def generate_scenario(
             "viral": viral_info,
         },
         "n_posts": len(g.posts),
+        **({"family": family} if family != "default" else {}),
     }
     return g.posts, truth
+
+
+FAMILIES: tuple[str, ...] = ("default", "slow_ramp", "small_cascade", "bursty_bots", "returning",
+                             "quiet_stream")
+"""Scenario families. ``default``: step/ramp/saturating growth over 10-30 min to 25-90 arrivals/h
+(the family the detector was designed on).  ``slow_ramp``: attention starts at a fifth of its peak
+(25-90/h) and ramps linearly to it over 1-2 h.  ``small_cascade``: only 5-8 accounts notice the voice within ~30 min (a few come back).
+``bursty_bots``: default voices plus bursts of fresh low-follower accounts hammering a random
+account for 10 minutes (coordinated amplification, a hard negative).  ``returning``: default-shaped
+voices who had a short burst of attention 30-120 days before the stream starts, then silence.
+``quiet_stream``: default-shaped voices in a small, quiet conversation (150-500 accounts, 25-80
+background posts an hour)."""
+
+
+def _plant_family(g: _Gen, family: str, emerging: list[_Acct], slots: np.ndarray, bg: list[_Acct],
+                  bots: list[_Acct], pick_bg: Any) -> list[dict[str, Any]]:
+    """Plant the emerging voices (and extra distractors) of a non-default family; return the truth."""
+    rng = g.rng
+    truth: list[dict[str, Any]] = []
+    for a, te in zip(emerging, slots, strict=True):
+        te = float(te)
+        for t in g.poisson_times(60.0 / float(rng.uniform(40, 150)), 0.0, te):
+            g.emit(t, a, engagement=g.engagement(a.followers, 0.5))
+        for t in g.poisson_times(float(rng.uniform(0.0, 0.4)), 0.0, te):
+            g.attention(t, pick_bg()[0], a, np.array([0.5, 0.3, 0.1, 0.1]))
+        kind_p = rng.dirichlet([2.0, 2.0, 1.5, 1.0])
+        if family == "small_cascade":
+            cascade = [bg[int(i)] for i in rng.choice(len(bg), size=int(rng.integers(5, 9)), replace=False)]
+            for src in cascade:
+                if src is a:
+                    continue
+                t = te + float(rng.uniform(0.0, 1800.0))
+                g.attention(t, src, a, kind_p)
+                if rng.random() < 0.4:  # some come back to the conversation
+                    g.attention(t + float(rng.exponential(1200.0)), src, a, kind_p)
+        else:
+            slow = family == "slow_ramp"
+            peak = float(rng.uniform(25, 90))
+            span = float(rng.uniform(3600, 7200)) if slow else float(rng.uniform(5, 20)) * 60.0
+
+            def rate(t: float, te: float = te, peak: float = peak, span: float = span, slow: bool = slow) -> float:
+                if t < te:
+                    return 0.0
+                if slow:  # a fifth of the peak at once, then linear to the peak over ``span``
+                    return peak * min(1.0, 0.2 + 0.8 * (t - te) / span)
+                return peak * (1.0 - 0.7 * math.exp(-(t - te) / span))  # saturating, time constant span
+
+            fans: list[_Acct] = []
+            for t in g.thinned_times(rate, peak, te):
+                if fans and rng.random() < 0.15:
+                    src = fans[int(rng.integers(len(fans)))]
+                else:
+                    src = bg[int(rng.integers(len(bg)))]
+                    fans.append(src)
+                if src is not a:
+                    g.attention(float(t), src, a, kind_p)
+        for t in g.poisson_times(60.0 / float(rng.uniform(8, 25)), te):
+            g.emit(float(t), a, engagement=g.engagement(a.followers, 2.0))
+        if family == "returning":  # a short burst of attention months ago, then silence
+            back = float(rng.uniform(30, 120)) * 86400.0
+            t_old = float(rng.uniform(0.0, 3600.0)) - back
+            g.emit_past(t_old, a)
+            for src in [bg[int(i)] for i in rng.choice(len(bg), size=int(rng.integers(8, 20)), replace=False)]:
+                if src is not a:
+                    g.emit_past(t_old + float(rng.uniform(0.0, 3600.0)), src, reply_to=a)
+        truth.append({"author_id": a.id, "handle": a.handle,
+                      "emerges_at": (g.start + timedelta(seconds=te)).isoformat()})
+    if family == "bursty_bots":
+        for t0 in g.poisson_times(float(rng.uniform(1.0, 3.0))):
+            target = bg[int(rng.integers(len(bg)))]
+            for _ in range(int(rng.integers(6, 16))):
+                burst = g.acct("bot", rng.lognormal(2.0, 1.0))
+                for t in np.sort(t0 + rng.uniform(0.0, 600.0, size=int(rng.integers(3, 10)))):
+                    g.emit(float(t), burst, mentions=[g.ref(target)], text=g.text("deal click link"))
+    return truth
 
 
 def write_scenario(dir: Path | str, seed: int, **kwargs: Any) -> tuple[Path, Path]:

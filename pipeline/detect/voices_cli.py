@@ -1,6 +1,7 @@
 """``hypermicro voices``: replay a JSONL file of posts and list the current emerging voices.
 
-Each line is either a raw post in the interchange form (taken to be about ``--subject``) or an
+The same tracker, the same order (whole seconds, then post id) and the same brand-owned accounts
+as the worker: the listing equals the worker's stored snapshot for the same posts.  Each line is either a raw post in the interchange form (taken to be about ``--subject``) or an
 enriched post (``{"post": {...}, "brands": [...], "topics": [...]}``) whose brand and topic ids
 are its subjects.  The live API lists the same ranking from ClickHouse snapshots.
 """
@@ -27,14 +28,17 @@ def _subjects(line: dict[str, Any], subject: str) -> tuple[Any, list[str]]:
     return RawPost.model_validate(line), list(dict.fromkeys(["*", subject]))
 
 
-def replay_file(posts: Path, subject: str = "*") -> tuple[Any, list[Any]]:
-    """Replay ``posts`` in time order; return the tracker and every rising-voice alert."""
+def replay_file(posts: Path, subject: str = "*",
+                own_accounts: dict[str, set[str]] | None = None) -> tuple[Any, list[Any]]:
+    """Replay ``posts`` in time order; return the tracker and every rising-voice alert.
+    ``own_accounts`` (subject -> handles) are never ranked, as in the worker."""
     from pipeline.detect.voices import VoiceTracker
 
     with posts.open(encoding="utf-8") as fh:
         items = [_subjects(json.loads(line), subject) for line in fh if line.strip()]
-    items.sort(key=lambda x: x[0].created_at)
-    tracker = VoiceTracker()
+    # whole seconds then id: the order the live path replays stored posts in
+    items.sort(key=lambda x: (x[0].created_at.replace(microsecond=0), x[0].id))
+    tracker = VoiceTracker(own_accounts=own_accounts)
     alerts = []
     for post, subs in items:
         alerts.extend(tracker.observe(post, subs))
@@ -46,8 +50,12 @@ def command(
     subject: str = typer.Option("*", "--subject", help="Brand or topic id; '*' = all posts."),
     k: int = typer.Option(20, "--k", help="How many voices to list."),
 ) -> None:
-    """Print the current emerging voices of a subject, with the reasons, after replaying a file."""
-    tracker, alerts = replay_file(posts, subject)
+    """Print the current emerging voices of a subject, with the reasons, after replaying a file.
+    The brands file's own handles (``HYPERMICRO_BRANDS_FILE``) are left out, as in the worker."""
+    from pipeline.detect.live_voices import own_accounts_from_brands
+    from pipeline.settings import load_settings
+
+    tracker, alerts = replay_file(posts, subject, own_accounts_from_brands(load_settings().brands_file))
     rows = tracker.ranking(subject, k=k)
     typer.echo(f"{'#':>2}  {'handle':<20} {'author_id':<22} {'score':>6} {'growth':>6} {'reach':>6}  reasons")
     for i, r in enumerate(rows, 1):

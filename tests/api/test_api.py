@@ -105,16 +105,20 @@ def test_voices_show_only_the_latest_snapshot(client: TestClient) -> None:
 
 
 def test_alerts_filters(client: TestClient) -> None:
-    assert [a["id"] for a in get(client, "/alerts")["items"]] == ["al-3", "al-2", "al-1"]
-    assert [a["id"] for a in get(client, "/alerts", brand="acme")["items"]] == ["al-3", "al-1"]
+    # most severe first (a critical spike is never buried under newer information), then newest
+    assert [a["id"] for a in get(client, "/alerts")["items"]] == ["al-1", "al-2", "al-3"]
+    assert [a["id"] for a in get(client, "/alerts", brand="acme")["items"]] == ["al-1", "al-3"]
     assert [a["id"] for a in get(client, "/alerts", kind="rising_voice")["items"]] == ["al-3"]
     assert [a["id"] for a in get(client, "/alerts", severity="critical")["items"]] == ["al-1"]
-    assert [a["id"] for a in get(client, "/alerts", **{"from": "2026-03-02T10:35:00Z"})["items"]] == ["al-3", "al-2"]
+    assert [a["id"] for a in get(client, "/alerts", **{"from": "2026-03-02T10:35:00Z"})["items"]] == ["al-2", "al-3"]
     first = get(client, "/alerts", limit=2)
-    assert [a["id"] for a in first["items"]] == ["al-3", "al-2"] and first["next_cursor"]
+    assert [a["id"] for a in first["items"]] == ["al-1", "al-2"] and first["next_cursor"]
     rest = get(client, "/alerts", limit=2, cursor=first["next_cursor"])
-    assert [a["id"] for a in rest["items"]] == ["al-1"] and rest["next_cursor"] is None
-    a1 = rest["items"][0]
+    assert [a["id"] for a in rest["items"]] == ["al-3"] and rest["next_cursor"] is None
+    one = get(client, "/alerts", limit=1)
+    two = get(client, "/alerts", limit=1, cursor=one["next_cursor"])
+    assert [one["items"][0]["id"], two["items"][0]["id"]] == ["al-1", "al-2"]
+    a1 = first["items"][0]
     assert a1["subject"]["id"] == "acme" and a1["incident_id"] == "inc-1" and a1["acknowledged"] is False
 
 

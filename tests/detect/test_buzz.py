@@ -193,7 +193,8 @@ def test_bucket_counts_equal_the_workers_stored_aggregates(tmp_path: Path) -> No
         repo = Repository(ch)
         repo.insert_posts(posts)
         repo.insert_posts(posts[:10] + redelivered)  # at-least-once delivery
-        stored = {(m.subject, m.minute, m.total, m.negative) for m in repo.minute_counts(T0 - timedelta(hours=1))}
+        stored = {(m.subject, m.start, m.total, m.negative)
+                  for m in repo.bucket_counts(T0 - timedelta(hours=1), T0 + timedelta(hours=2), 60)}
     finally:
         ch.close()
     counter = BucketCounter(60)

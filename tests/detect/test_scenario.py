@@ -110,3 +110,46 @@ def test_write_scenario_writes_jsonl_and_truth(tmp_path: Path) -> None:
 def test_too_short_scenarios_are_refused() -> None:
     with pytest.raises(ValueError):
         generate_scenario(1, duration_h=1)
+
+
+def _sources_of(posts: list[dict], aid: str, handle: str) -> list[tuple[datetime, str]]:
+    att = _attention(posts)
+    return sorted(att.get(aid, []) + att.get(handle, []) + att.get("@" + handle, []))
+
+
+def test_families_keep_the_default_and_shape_the_planted_growth() -> None:
+    from pipeline.detect.scenario import FAMILIES
+
+    assert generate_scenario(5, duration_h=3, n_emerging=2) == generate_scenario(5, duration_h=3, n_emerging=2,
+                                                                                 family="default")
+    with pytest.raises(ValueError, match="unknown scenario family"):
+        generate_scenario(5, family="nope")
+    scen = {f: generate_scenario(21, duration_h=5, n_emerging=3, family=f) for f in FAMILIES}
+    for f, (posts, truth) in scen.items():
+        times = [_dt(p["created_at"]) for p in posts]
+        assert times == sorted(times), f
+        for p in posts[:200]:
+            RawPost.model_validate(p)
+        assert truth.get("family", "default") == f and len(truth["emerging"]) == 3
+    posts, truth = scen["small_cascade"]
+    for e in truth["emerging"]:
+        te = _dt(e["emerges_at"])
+        bots = set(truth["distractors"]["bots"])
+        srcs = {s for t, s in _sources_of(posts, e["author_id"], e["handle"])
+                if te <= t <= te + timedelta(minutes=30) and s not in bots}
+        assert 5 <= len(srcs) <= 9  # the cascade, perhaps one ordinary account by chance
+    posts, truth = scen["slow_ramp"]
+    for e in truth["emerging"]:
+        te = _dt(e["emerges_at"])
+        arr = [t for t, _ in _sources_of(posts, e["author_id"], e["handle"]) if t >= te]
+        first = sum(t < te + timedelta(minutes=30) for t in arr)
+        later = sum(te + timedelta(minutes=90) <= t < te + timedelta(minutes=120) for t in arr)
+        assert first < later  # still ramping up after an hour
+    posts, truth = scen["returning"]
+    start = _dt(truth["start"])
+    for e in truth["emerging"]:
+        old = [t for t, _ in _sources_of(posts, e["author_id"], e["handle"]) if t < start]
+        assert old and all(t <= start - timedelta(days=29) for t in old)
+    base_bots = sum(p["text"].endswith("deal click link") for p in scen["default"][0])
+    assert sum(p["text"].endswith("deal click link") for p in scen["bursty_bots"][0]) > base_bots
+    assert len(scen["quiet_stream"][0]) < len(scen["default"][0])  # less background chatter

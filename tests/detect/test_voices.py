@@ -84,7 +84,9 @@ def test_small_author_with_rising_distinct_attention_is_flagged_within_30_minute
     assert mine, "the rising author was not flagged"
     delay = (mine[0].at - (T0 + timedelta(minutes=150))).total_seconds() / 60
     assert 0 <= delay <= 30
-    assert any("distinct accounts" in r for r in mine[0].reasons)
+    assert "people" in mine[0].reasons[0] and "@newbie usually gets" in mine[0].reasons[0]
+    assert not any("p~" in r or "1e-" in r for r in mine[0].reasons)  # no p-values in words
+    assert mine[0].facts["p_value"] < 1e-4  # ...they stay in the facts (alert details)
     assert any("followers" in r for r in mine[0].reasons)
     top = tr.ranking("*", k=3)
     assert top and top[0].author_id == "newbie"

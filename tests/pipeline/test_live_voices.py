@@ -3,10 +3,12 @@ tracker as ``eval voices`` flag the planted authors and snapshot a ranking for t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pipeline.detect.live_voices import LiveVoices
 from pipeline.detect.scenario import generate_scenario
+from pipeline.detect.voices_cli import replay_file
 from pipeline.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
@@ -34,10 +36,54 @@ async def test_planted_authors_rise_from_stored_posts(tmp_path: Path) -> None:
     await voices.tick(repo, emit, "http://dash")
 
     planted = {e["author_id"] for e in truth["emerging"]}
-    flagged = {a.subject.id.split(":", 1)[-1] for a in raised}
+    flagged = {v["author_id"] for a in raised for v in a.evidence.details["voices"]}
     assert len(planted & flagged) >= 2
     assert len(flagged - planted) <= 3
     assert all(a.kind == "rising_voice" and a.explanation for a in raised)
-    stored = ch.query("SELECT DISTINCT subject_id FROM emerging_voices")
+    # one digest per subject and 30-minute window; re-issued with more voices, it keeps the earlier ones
+    assert len({a.id for a in raised}) == len({(a.subject.id, a.window.end.timestamp() // 1800) for a in raised})
+    seen: dict[str, set[str]] = {}
+    for a in raised:
+        voices_now = {v["author_id"] for v in a.evidence.details["voices"]}
+        assert seen.get(a.id, set()) < voices_now  # strictly more voices than the last issue
+        seen[a.id] = voices_now
+    for a in raised:
+        assert a.explanation.split("\n")[0].endswith("in the last 30 min:")
+        assert all(v["author_id"] not in a.explanation for v in a.evidence.details["voices"])  # handles only
+        assert "p~" not in a.explanation and "1e-" not in a.explanation
+    # the stream went idle: everything was fed and the stored ranking is the tracker's final ranking
+    stored = ch.query("SELECT subject_id, author_id FROM emerging_voices FINAL WHERE (subject_id, snapshot_at) IN "
+                      "(SELECT subject_id, max(snapshot_at) FROM emerging_voices GROUP BY subject_id) "
+                      "ORDER BY subject_id, rank")
     assert {"*", "acme"} <= {r["subject_id"] for r in stored}
+    assert [r["author_id"] for r in stored if r["subject_id"] == "*"] == \
+        [r.author_id for r in voices.tracker.ranking("*", k=20)]
+    # ...and it is the ranking `hypermicro voices --posts` gives for the same posts
+    path = tmp_path / "posts.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in posts), encoding="utf-8")
+    offline, _ = replay_file(path)
+    assert [(r.author_id, round(r.score, 6)) for r in voices.tracker.ranking("*", k=20)] == \
+        [(r.author_id, round(r.score, 6)) for r in offline.ranking("*", k=20)]
     ch.close()
+
+
+def test_a_digest_reissued_in_its_window_keeps_its_earlier_voices() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.detect.voices import RisingVoice
+
+    t0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+    def rv(aid: str, subject: str, minute: int) -> RisingVoice:
+        return RisingVoice(author_id=aid, handle=f"h{aid}", subject=subject, score=3.0,
+                           at=t0 + timedelta(minutes=minute), reasons=[], facts={"people_reply": 4})
+
+    lv = LiveVoices()
+    first = lv._digests([rv("1", "acme", 2), rv("2", "rival", 3)], "http://dash")
+    later = lv._digests([rv("3", "acme", 20)], "http://dash")  # same window, a new acme voice only
+    assert [a.subject.id for a in first] == ["voices:acme", "voices:rival"]
+    assert [a.subject.id for a in later] == ["voices:acme"] and later[0].id == first[0].id
+    assert later[0].evidence.authors == ["@h1", "@h3"] and later[0].explanation.startswith("2 rising voices")
+    nxt = lv._digests([rv("4", "acme", 35)], "http://dash")  # the next window starts afresh
+    assert nxt[0].id != first[0].id and nxt[0].evidence.authors == ["@h4"]
+    assert lv._digests([], "http://dash") == []

@@ -256,6 +256,21 @@ async function pageVoices(view) {
           h("td", {}, r.reasons.map((x) => h("div", { class: "sample" }, x)))))))));
 }
 
+// A rising-voices digest lists several people under one subject; a spike names its subject.
+function alertTitle(x) {
+  if (x.kind === "rising_voice" && x.subject.id.startsWith("voices:")) {
+    return `rising voices · ${x.subject.brand_id || "all subjects"}`;
+  }
+  return `${x.kind.replace(/_/g, " ")} · ${x.subject.kind} ${x.subject.id}`;
+}
+
+// Explanation lines as written; links in them are clickable.
+function explanationBlock(text) {
+  return h("div", { class: "explanation" }, text.split("\n").map((line) => h("p", {},
+    line.split(/(https?:\/\/\S+)/).map((part) => /^https?:\/\//.test(part)
+      ? h("a", { href: part, target: "_blank", rel: "noopener" }, part) : part))));
+}
+
 async function pageAlerts(view) {
   const params = new URLSearchParams({ limit: "100" });
   if (state.acked === "open") params.set("acknowledged", "false");
@@ -271,9 +286,10 @@ async function pageAlerts(view) {
     h("div", { class: "list", id: "alert-list" }, a.items.map((x) => h("article", { class: "card alert" + (x.acknowledged ? " acked" : ""), "data-alert": x.id },
       h("div", {},
         h("div", {}, h("span", { class: "badge " + x.severity }, x.severity), " ",
-          h("strong", {}, `${x.kind.replace(/_/g, " ")} · ${x.subject.kind} ${x.subject.id}`)),
-        h("p", {}, x.explanation || `observed ${x.observed} vs expected ${x.expected}`),
-        h("div", { class: "meta" }, `window ${time(x.window.start)} – ${time(x.window.end)} · observed ${fmt(x.observed)} · expected ${fmt(x.expected)}`,
+          h("strong", {}, alertTitle(x))),
+        x.explanation ? explanationBlock(x.explanation) : h("p", {}, `observed ${x.observed} vs expected ${x.expected}`),
+        h("div", { class: "meta" }, `window ${time(x.window.start)} – ${time(x.window.end)} · ` + (x.subject.id.startsWith("voices:")
+          ? `${fmt(x.observed)} ${x.observed === 1 ? "voice" : "voices"}` : `observed ${fmt(x.observed)} · expected ${fmt(x.expected)}`),
           x.ack ? ` · acknowledged by ${x.ack.by} at ${time(x.ack.at)}` : "")),
       h("div", {}, x.acknowledged ? h("span", { class: "chip", "data-acked": "true" }, "acknowledged") :
         h("button", { class: "primary ack-button", type: "button", onclick: (e) => ack(x.id, e.target) }, "Acknowledge"))))));
