@@ -5,6 +5,7 @@ Never read at import time: call :func:`load_settings` at start-up.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_CONFIG = Path(__file__).parent / "config"
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 class Settings(BaseSettings):
@@ -87,11 +89,28 @@ class Settings(BaseSettings):
     api_read_tokens: list[SecretStr] = Field(default_factory=list, description="Tokens with read scope.")
     api_admin_tokens: list[SecretStr] = Field(default_factory=list, description="Tokens with admin scope.")
 
+    # --- Logging (read by the CLI before anything else; here so deployments can pass and check them)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Level of hypermicro's own loggers (libraries log from WARNING).")
+    log_json: bool = Field(False, description="Write logs as one JSON object per line (for log shippers).")
+
+    # --- Validation (each check names the setting; pipeline.check turns errors into one line each)
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("kafka_bootstrap must name at least one host:port")
+        servers = [s.strip() for s in v.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("must name at least one host:port")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{server!r} is not host:port (e.g. kafka:9092)")
+        return ",".join(servers)
+
+    @field_validator("topic_namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if v and not _TOPIC_CHARS.fullmatch(v):
+            raise ValueError("may only contain letters, digits, '.', '_' and '-' (it prefixes Kafka topic names)")
         return v
 
 

@@ -34,8 +34,8 @@ def run_app(worker: object, loglevel: str = "warning") -> None:
     import faust
 
     worker.declare_topics()  # type: ignore[attr-defined]
-    faust.Worker(
-        worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,  # type: ignore[attr-defined]
+    faust.Worker(  # logging stays as pipeline.logs configured it (one format, quiet libraries)
+        worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False,  # type: ignore[attr-defined]
     ).execute_from_commandline()
 
 
@@ -48,7 +48,7 @@ def command(
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:
     """Run a pipeline worker (enrich + sink; detectors on the leader)."""
-    from pipeline.settings import load_settings
+    from pipeline.check import FILES, SERVICES, settings_or_exit
 
     overrides: dict[str, object] = {}
     if bootstrap:
@@ -59,4 +59,4 @@ def command(
         overrides["chdb_path"] = chdb_path
     if web_port is not None:
         overrides["web_port"] = web_port
-    run_worker(load_settings(**overrides), with_api=api, loglevel=loglevel)
+    run_worker(settings_or_exit((*FILES, *SERVICES), **overrides), with_api=api, loglevel=loglevel)
