@@ -23,26 +23,11 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
 
 
-def kafka_reachable(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=int(timeout_s * 1000))
-    except (KafkaError, OSError, ValueError):
-        return False
-    try:
-        admin.list_topics()
-        return True
-    except (KafkaError, OSError):
-        return False
-    finally:
-        admin.close()
-
-
 def ensure_kafka(bootstrap: str) -> None:
     """Start the repository's local Kafka (deploy/local/kafka.sh) unless a broker answers."""
-    if kafka_reachable(bootstrap):
+    from pipeline.check import kafka_answers
+
+    if kafka_answers(bootstrap):  # silent: no broker yet is the expected answer on a fresh clone
         return
     script = REPO / "deploy" / "local" / "kafka.sh"
     if not script.exists():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import os
 from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -20,6 +21,32 @@ QUIET_LIBRARIES = (
     "sentence_transformers", "torch", "httpx", "httpcore", "urllib3", "uvicorn", "uvicorn.access",
     "uvicorn.error", "clickhouse_driver", "filelock", "huggingface_hub", "asyncio", "spacy",
 )
+
+
+# aiokafka logs these at ERROR while it retries them itself (a new consumer group on a fresh broker
+# always meets them once); if they persist, the consumer fails with its own error.
+RETRIED_KAFKA_ERRORS = ("GroupCoordinatorNotAvailable", "NotCoordinator", "CoordinatorLoadInProgress")
+
+
+class LibraryNoiseFilter(logging.Filter):
+    """Drop routine records libraries send to the *root* logger or report as errors they retry.
+
+    Some libraries (ONNX Runtime's quantizer: ~36 INFO lines per model build) log through
+    ``logging.info`` instead of a named logger, so no logger level can quiet them.
+    """
+
+    def __init__(self, level: str = "WARNING") -> None:
+        super().__init__()
+        self.level = logging.getLevelName(level.upper())
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "root" and "site-packages" in record.pathname:
+            if record.levelno < self.level:
+                return False
+            if "onnxruntime" in record.pathname and record.levelno == logging.WARNING:
+                return False  # the quantizer's advice to pre-process: our export already is the graph we want
+        return not (record.name.startswith("aiokafka")
+                    and any(e in record.getMessage() for e in RETRIED_KAFKA_ERRORS))
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,6 +64,8 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO", json_lines: bool = False, libraries_level: str = "WARNING") -> None:
     """Configure the root logger once: one handler on stderr, one format, quiet libraries."""
+    # Hugging Face progress bars ("Loading weights 103/103") are read at import: set before any model loads.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     formatter: dict[str, Any] = (
         {"()": f"{__name__}.JsonFormatter"} if json_lines else {"format": FORMAT}
     )
@@ -44,7 +73,9 @@ def configure_logging(level: str = "INFO", json_lines: bool = False, libraries_l
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"}},
+        "filters": {"libraries": {"()": f"{__name__}.LibraryNoiseFilter", "level": libraries_level}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["libraries"],
+                                "stream": "ext://sys.stderr"}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {name: {"level": libraries_level, "propagate": True} for name in QUIET_LIBRARIES},
     })
