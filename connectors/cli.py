@@ -31,6 +31,26 @@ def _default_bootstrap() -> str:
     return os.environ.get("HYPERMICRO_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
 
 
+def namespaced(topic: str | None) -> str | None:
+    """Physical name of a logical topic under ``HYPERMICRO_TOPIC_NAMESPACE`` (what the worker consumes).
+
+    A name that already carries the namespace is left as it is, so configs may use either form.
+    """
+    from pipeline.check import ConfigError, load_checked_settings
+    from pipeline.settings import topic_name
+
+    if not topic:
+        return topic
+    try:
+        settings = load_checked_settings()
+    except ConfigError as exc:
+        raise typer.BadParameter("; ".join(exc.problems), param_hint="environment") from None
+    prefix = f"{settings.topic_namespace}."
+    if not settings.topic_namespace or topic.startswith(prefix):
+        return topic
+    return topic_name(settings, topic)
+
+
 def load_config(path: Path | None) -> dict[str, Any]:
     """Read a connector YAML config (a mapping); ``None`` gives an empty config."""
     import yaml
@@ -80,10 +100,10 @@ def _print_stats(stats: Any) -> None:
 def replay_command(
     path: Path = typer.Argument(..., help="JSONL or CSV file (optionally .gz) of posts."),
     bootstrap: str = typer.Option(None, "--bootstrap", help="Kafka bootstrap servers (default: $HYPERMICRO_KAFKA_BOOTSTRAP or 127.0.0.1:9092)."),
-    topic: str = typer.Option(RAW_POSTS, "--topic", help="Topic the posts go to."),
+    topic: str = typer.Option(RAW_POSTS, "--topic", help="Topic the posts go to (prefixed with $HYPERMICRO_TOPIC_NAMESPACE when set)."),
     speed: float = typer.Option(0.0, "--speed", help="0: as fast as possible; N: N times real time (by created_at gaps)."),
     limit: int = typer.Option(None, "--limit", help="Read at most this many records."),
-    dlq_topic: str = typer.Option(DLQ, "--dlq-topic", help="Dead-letter topic for invalid records."),
+    dlq_topic: str = typer.Option(DLQ, "--dlq-topic", help="Dead-letter topic for invalid records (namespaced like --topic)."),
     no_dlq: bool = typer.Option(False, "--no-dlq", help="Only log and count invalid records."),
     source: str = typer.Option(None, "--source", help="Source name for records that have none."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar (only on a terminal)."),
@@ -91,8 +111,8 @@ def replay_command(
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 if any record was invalid."),
 ) -> None:
     """Replay posts from a file into Kafka (time-warped with --speed)."""
-    stats = run_replay(path, bootstrap=bootstrap or _default_bootstrap(), topic=topic, speed=speed,
-                       limit=limit, dlq_topic=None if no_dlq else dlq_topic, source=source,
+    stats = run_replay(path, bootstrap=bootstrap or _default_bootstrap(), topic=namespaced(topic) or RAW_POSTS,
+                       speed=speed, limit=limit, dlq_topic=None if no_dlq else namespaced(dlq_topic), source=source,
                        progress=progress, create_topics=create_topics)
     _print_stats(stats)
     if strict and stats.invalid:
@@ -103,7 +123,7 @@ def connect_command(
     name: str = typer.Argument(..., help="Connector name (see `hypermicro connectors list`)."),
     config: Path = typer.Option(None, "--config", help="YAML config: runner keys plus the connector's spec."),
     bootstrap: str = typer.Option(None, "--bootstrap", help="Override the Kafka bootstrap servers."),
-    topic: str = typer.Option(None, "--topic", help="Override the output topic."),
+    topic: str = typer.Option(None, "--topic", help="Override the output topic (prefixed with $HYPERMICRO_TOPIC_NAMESPACE when set)."),
     state_dir: Path = typer.Option(None, "--state-dir", help="Where cursor state files live (default .data/connectors)."),
     secrets_dir: Path = typer.Option(None, "--secrets-dir", help="Directory of secret files, each named like the env variable (e.g. HYPERMICRO_REDDIT_CLIENT_SECRET)."),
     once: bool = typer.Option(False, "--once", help="One pass over every stream, then exit (polling streams)."),
@@ -116,6 +136,8 @@ def connect_command(
     if topic:
         cfg["topic"] = topic
     cfg.setdefault("bootstrap", _default_bootstrap())
+    cfg["topic"] = namespaced(cfg.get("topic", RAW_POSTS))
+    cfg["dlq_topic"] = namespaced(cfg.get("dlq_topic", DLQ))
     if name == FILE_CONNECTOR:
         if "path" not in cfg:
             raise typer.BadParameter("the file connector needs `path` in its config", param_hint="--config")
@@ -124,10 +146,10 @@ def connect_command(
         stats = run_replay(
             path if path.is_absolute() else base / path,
             bootstrap=cfg["bootstrap"],
-            topic=cfg.get("topic", RAW_POSTS),
+            topic=cfg["topic"],
             speed=float(cfg.get("speed", 0.0)),
             limit=cfg.get("limit"),
-            dlq_topic=cfg.get("dlq_topic", DLQ),
+            dlq_topic=cfg["dlq_topic"],
             source=cfg.get("source"),
             progress=bool(cfg.get("progress", True)),
             create_topics=bool(cfg.get("create_topics", True)),
