@@ -185,25 +185,30 @@ def list_command() -> None:
     """List built-in connectors and those installed through the `hypermicro.connectors` entry point."""
     from connectors.registry import available_connectors
 
-    typer.echo(f"{FILE_CONNECTOR:<12} builtin      replay a JSONL/CSV file into Kafka")
-    for info in available_connectors():
-        typer.echo(f"{info.name:<12} {info.origin:<12} {info.summary}")
+    rows = [(FILE_CONNECTOR, "builtin", "replay a JSONL/CSV file into Kafka")]
+    rows += [(info.name, info.origin, info.summary) for info in available_connectors()]
+    name_w = max(len(r[0]) for r in rows)
+    origin_w = max(len(r[1]) for r in rows)
+    for name, origin, summary in rows:
+        typer.echo(f"{name:<{name_w}}  {origin:<{origin_w}}  {summary}".rstrip())
 
 
 @connectors_app.command("new")
 def new_command(
     name: str = typer.Argument(..., help="Connector name: lower case letters, digits and underscores."),
-    directory: Path = typer.Option(Path("."), "--dir", help="Where the connector module is written."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Project root of the new connector package."),
+    template: str = typer.Option("http", "--template", help="Starting point: http (polled JSON API), stream (websocket) or file (JSON lines)."),
     tests_dir: Path = typer.Option(None, "--tests-dir", help="Where its test is written (default: <dir>/tests)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
 ) -> None:
-    """Scaffold a connector module and its contract test from the template."""
+    """Scaffold an installable connector package (pyproject with the entry point, module, contract test)."""
     from connectors.scaffold import scaffold
 
     try:
-        module, test = scaffold(name, directory, tests_dir, force=force)
+        made = scaffold(name, directory, tests_dir, template=template, force=force)
     except (ValueError, FileExistsError) as exc:
         raise typer.BadParameter(str(exc), param_hint="name") from None
-    typer.echo(f"created {module}")
-    typer.echo(f"created {test}")
-    typer.echo(f"next: edit {module.name}, then run `pytest {test}`")
+    for path in made.files:
+        typer.echo(f"created {path}")
+    typer.echo(f"next: edit {made.module}, run `python -m pytest {made.test.parent}`, "
+               f"then `pip install -e {made.root}` to make `hypermicro connect {name}` find it")
