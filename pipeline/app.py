@@ -106,6 +106,17 @@ class Worker:
                 await asyncio.sleep(2)
         return self._repo
 
+    def close(self) -> None:
+        """Release ClickHouse once the app has stopped (before the interpreter exits).
+
+        An open chDB session keeps ClickHouse's background pools (merges, moves, schedulers)
+        running into interpreter shutdown, where they race the library's teardown and can crash
+        the process after its work is done. Closing the session stops and joins them.
+        """
+        repo, self._repo = self._repo, None
+        if repo is not None:
+            repo.ch.close()
+
     # -- agents ---------------------------------------------------------------------------
     def _wire(self) -> None:
         s = self.settings

@@ -63,9 +63,13 @@ def command(
     from pipeline import topics as T
     from pipeline.app import Worker
     from pipeline.detect.live import LiveDetector
+    from pipeline.logs import configure_logging
     from pipeline.sample import SampleSpec, write_sample
     from pipeline.settings import load_settings, topic_name
 
+    # The demo prints its own progress; logs show only what needs attention. Faust's consumer
+    # keepalive complains (ERROR) whenever a busy laptop delays its thread by 3 s: not actionable here.
+    configure_logging("WARNING", libraries_level="ERROR", silenced=("mode.threads",))
     ensure_kafka(bootstrap)
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -84,7 +88,7 @@ def command(
     @worker.app.task
     async def drive() -> None:
         loop = asyncio.get_running_loop()
-        typer.echo("loading models ...")
+        typer.echo("loading models (a first run also builds the ONNX encoder, ~30 s) ...")
         await worker.enricher()
         repo = await worker.repository()
         typer.echo("replaying sample into Kafka ...")

@@ -62,8 +62,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", json_lines: bool = False, libraries_level: str = "WARNING") -> None:
-    """Configure the root logger once: one handler on stderr, one format, quiet libraries."""
+_chosen = {"json_lines": False}
+
+
+def configure_logging(level: str = "INFO", json_lines: bool | None = None, libraries_level: str = "WARNING",
+                      silenced: tuple[str, ...] = ()) -> None:
+    """Configure the root logger: one handler on stderr, one format, quiet libraries.
+
+    ``json_lines=None`` keeps the format chosen by the previous call (a command that quietens its
+    own output keeps ``--log-json``); loggers in ``silenced`` are shown nothing.
+    """
+    json_lines = _chosen["json_lines"] if json_lines is None else json_lines
+    _chosen["json_lines"] = json_lines
     # Hugging Face progress bars ("Loading weights 103/103") are read at import: set before any model loads.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     formatter: dict[str, Any] = (
@@ -77,5 +87,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = False, libraries_l
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["libraries"],
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
-        "loggers": {name: {"level": libraries_level, "propagate": True} for name in QUIET_LIBRARIES},
+        "loggers": {**{name: {"level": libraries_level} for name in QUIET_LIBRARIES},
+                    **{name: {"level": "CRITICAL"} for name in silenced}},
     })

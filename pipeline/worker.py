@@ -34,9 +34,12 @@ def run_app(worker: object, loglevel: str = "warning") -> None:
     import faust
 
     worker.declare_topics()  # type: ignore[attr-defined]
-    faust.Worker(  # logging stays as pipeline.logs configured it (one format, quiet libraries)
-        worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False,  # type: ignore[attr-defined]
-    ).execute_from_commandline()
+    try:
+        faust.Worker(  # logging stays as pipeline.logs configured it (one format, quiet libraries)
+            worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False,  # type: ignore[attr-defined]
+        ).execute_from_commandline()
+    finally:  # Faust ends with SystemExit; close ClickHouse before the interpreter tears down
+        worker.close()  # type: ignore[attr-defined]
 
 
 def command(

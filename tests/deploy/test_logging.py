@@ -27,7 +27,7 @@ def _site_packages_record(level: int, msg: str) -> logging.LogRecord:
 
 
 def test_libraries_log_warnings_only_and_ours_info(restore_logging: None, capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("INFO")
+    configure_logging("INFO", json_lines=False)
     logging.getLogger("kafka.net.connection").info("Connected")
     logging.getLogger("aiokafka.consumer").info("Joined group")
     logging.getLogger("kafka.cluster").warning("metadata is stale")
