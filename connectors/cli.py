@@ -128,9 +128,12 @@ def connect_command(
     secrets_dir: Path = typer.Option(None, "--secrets-dir", help="Directory of secret files, each named like the env variable (e.g. HYPERMICRO_REDDIT_CLIENT_SECRET)."),
     once: bool = typer.Option(False, "--once", help="One pass over every stream, then exit (polling streams)."),
     check_only: bool = typer.Option(False, "--check", help="Only verify credentials and reachability."),
+    metrics_port: int = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port (overrides the config)."),
 ) -> None:
     """Run a connector: read its streams, produce posts to Kafka, persist cursors after acks."""
     cfg = load_config(config)
+    if metrics_port is not None:
+        cfg["metrics_port"] = metrics_port
     if bootstrap:
         cfg["bootstrap"] = bootstrap
     if topic:

@@ -138,7 +138,8 @@ class Worker:
             if self._detector is None:
                 self._detector = self._detector_factory(self)
             try:
-                await self._detector.tick()
+                with M.DETECT_SECONDS.time():
+                    await self._detector.tick()
             except StorageError as exc:
                 log.warning("detector skipped a tick: %s", exc)
             except Exception:  # noqa: BLE001 - detection must never stop ingestion

@@ -19,7 +19,9 @@ _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,200}")
 class Settings(BaseSettings):
     """Worker, API and detector settings."""
 
-    model_config = SettingsConfigDict(env_prefix="HYPERMICRO_", env_file=".env", extra="ignore")
+    # env_ignore_empty: an empty variable means "default", so a deployment can pass every setting
+    # through (``HYPERMICRO_X: ${HYPERMICRO_X:-}`` in compose) without overriding defaults.
+    model_config = SettingsConfigDict(env_prefix="HYPERMICRO_", env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # --- Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
@@ -40,6 +42,7 @@ class Settings(BaseSettings):
     worker_data_dir: Path = Field(Path(".data/worker"), description="Faust table/state directory.")
     web_port: int = Field(6066, description="Faust worker's own web port (0 disables).")
     metrics_port: int = Field(0, ge=0, description="Serve Prometheus metrics of a worker without --api on this port (0 = off).")
+    metrics_host: str = Field("127.0.0.1", description="Bind address of the worker's metrics port (0.0.0.0 in a container).")
     batch_max: int = Field(256, ge=1, description="Max posts per enrich batch (stream.take max).")
     batch_within_s: float = Field(1.0, gt=0, description="Max seconds to wait to fill a batch.")
     sink_retry_max_s: float = Field(30.0, gt=0, description="Cap of the sink's retry backoff.")

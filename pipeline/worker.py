@@ -21,7 +21,7 @@ def run_worker(settings: object, with_api: bool = False, loglevel: str = "info")
     if settings.metrics_port and not with_api:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     if with_api:
         from pipeline.api.embedded import attach_api
 
