@@ -147,7 +147,8 @@ def kafka_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
     admin = None
     with muted("kafka"):  # a failed probe is an answer here, not an error to log
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=int(timeout_s * 1000))
+            ms = int(timeout_s * 1000)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=ms, bootstrap_timeout_ms=ms)
             admin.list_topics()
             return True
         except (KafkaError, OSError, ValueError):
