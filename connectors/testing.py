@@ -447,10 +447,10 @@ def contract_tests(
     """
     import pytest
 
-    if (source is None) == (server is None):
+    opener = source if source is not None else server
+    if opener is None or (source is not None and server is not None):
         raise TypeError("contract_tests needs exactly one of source= or server=")
-    open_source = source or server
-    assert open_source is not None
+    open_source: Callable[[], contextlib.AbstractContextManager[Any]] = opener
     fast = {"max_attempts": 2, "timeout_s": 2.0, "max_backoff_s": 0.2, "requests_per_s": 1000.0, "burst": 1000}
 
     def build(src: Any, **overrides: Any) -> Connector[Any]:

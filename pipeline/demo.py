@@ -31,7 +31,8 @@ def ensure_kafka(bootstrap: str) -> None:
         return
     script = REPO / "deploy" / "local" / "kafka.sh"
     if not script.exists():
-        raise typer.Exit(f"no Kafka at {bootstrap} and no {script} to start one")
+        typer.echo(f"no Kafka at {bootstrap} and no {script} to start one", err=True)
+        raise typer.Exit(1)
     typer.echo(f"starting local Kafka ({script.relative_to(REPO)} start) ...")
     subprocess.run(["bash", str(script), "start"], check=True)
 
