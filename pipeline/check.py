@@ -58,7 +58,8 @@ def settings_problems(exc: ValidationError | SettingsError) -> list[str]:
     lines = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err.get("loc") else "?"
-        secret = "password" in field or "secret" in field or "token" in field
+        info = Settings.model_fields.get(field)
+        secret = info is None or "SecretStr" in str(info.annotation)  # never echo a credential
         quoted = err["type"] == "value_error"  # our own validators quote the value already
         shown = "" if secret or quoted or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
         msg = err["msg"].removeprefix("Value error, ")
