@@ -76,9 +76,21 @@ def _options(
 
 def main() -> None:
     """Console-script entry point."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
     configure_logging()  # until the options are parsed (and for --help)
     _register()
-    app()
+    try:
+        app()
+    except (ValidationError, SettingsError) as exc:  # settings loaded by any command: one line each
+        if isinstance(exc, ValidationError) and exc.title != "Settings":
+            raise
+        from pipeline.check import settings_problems
+
+        for line in settings_problems(exc):
+            typer.echo(f"config error: {line}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -109,3 +109,12 @@ def test_api_refuses_to_serve_a_broken_config(case: str, workdir: Path) -> None:
     assert proc.returncode == 2
     (line,) = problem_lines(proc)
     assert line.startswith(f"config error: {setting}: ")
+
+
+@pytest.mark.parametrize("case", ["bad enum", "tokens not JSON"])
+def test_any_command_reports_broken_settings_on_one_line(case: str, workdir: Path) -> None:
+    env, setting = BROKEN_INPUTS[case]
+    proc = run_cli(["migrate"], {**env, "HYPERMICRO_CHDB_PATH": str(workdir / "chdb")}, workdir)
+    assert proc.returncode == 2
+    (line,) = problem_lines(proc)
+    assert line.startswith(f"config error: {setting}: ")
