@@ -27,7 +27,7 @@ def ensure_kafka(bootstrap: str) -> None:
     """Start the repository's local Kafka (deploy/local/kafka.sh) unless a broker answers."""
     from pipeline.check import kafka_answers
 
-    if kafka_answers(bootstrap):  # silent: no broker yet is the expected answer on a fresh clone
+    if kafka_answers(bootstrap, timeout_s=10.0):  # silent: no broker yet is the expected answer on a fresh clone
         return
     script = REPO / "deploy" / "local" / "kafka.sh"
     if not script.exists():
@@ -70,7 +70,7 @@ def command(
 
     # The demo prints its own progress; logs show only what needs attention. Faust's consumer
     # keepalive complains (ERROR) whenever a busy laptop delays its thread by 3 s: not actionable here.
-    configure_logging("WARNING", libraries_level="ERROR", silenced=("mode.threads",))
+    configure_logging("WARNING", libraries_level="ERROR", drop=("Thread keepalive is not responding",))
     ensure_kafka(bootstrap)
     if data_dir.exists():
         shutil.rmtree(data_dir)

@@ -35,9 +35,10 @@ class LibraryNoiseFilter(logging.Filter):
     ``logging.info`` instead of a named logger, so no logger level can quiet them.
     """
 
-    def __init__(self, level: str = "WARNING") -> None:
+    def __init__(self, level: str = "WARNING", drop: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.level = logging.getLevelName(level.upper())
+        self.drop = drop
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == "root" and "site-packages" in record.pathname:
@@ -45,8 +46,10 @@ class LibraryNoiseFilter(logging.Filter):
                 return False
             if "onnxruntime" in record.pathname and record.levelno == logging.WARNING:
                 return False  # the quantizer's advice to pre-process: our export already is the graph we want
-        return not (record.name.startswith("aiokafka")
-                    and any(e in record.getMessage() for e in RETRIED_KAFKA_ERRORS))
+        message = record.getMessage()
+        if any(d in message for d in self.drop):
+            return False
+        return not (record.name.startswith("aiokafka") and any(e in message for e in RETRIED_KAFKA_ERRORS))
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,11 +69,11 @@ _chosen = {"json_lines": False}
 
 
 def configure_logging(level: str = "INFO", json_lines: bool | None = None, libraries_level: str = "WARNING",
-                      silenced: tuple[str, ...] = ()) -> None:
+                      drop: tuple[str, ...] = ()) -> None:
     """Configure the root logger: one handler on stderr, one format, quiet libraries.
 
     ``json_lines=None`` keeps the format chosen by the previous call (a command that quietens its
-    own output keeps ``--log-json``); loggers in ``silenced`` are shown nothing.
+    own output keeps ``--log-json``); records whose message contains a string in ``drop`` are not shown.
     """
     json_lines = _chosen["json_lines"] if json_lines is None else json_lines
     _chosen["json_lines"] = json_lines
@@ -83,10 +86,9 @@ def configure_logging(level: str = "INFO", json_lines: bool | None = None, libra
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
-        "filters": {"libraries": {"()": f"{__name__}.LibraryNoiseFilter", "level": libraries_level}},
+        "filters": {"libraries": {"()": f"{__name__}.LibraryNoiseFilter", "level": libraries_level, "drop": drop}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["libraries"],
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
-        "loggers": {**{name: {"level": libraries_level} for name in QUIET_LIBRARIES},
-                    **{name: {"level": "CRITICAL"} for name in silenced}},
+        "loggers": {name: {"level": libraries_level} for name in QUIET_LIBRARIES},
     })
