@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from pipeline.logs import configure_logging
+from pipeline.logs import LEVELS, configure_logging
 
 app = typer.Typer(help="hypermicro: streaming social listening for the long tail.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate models and detectors on labelled data.", no_args_is_help=True)
@@ -71,6 +71,8 @@ def _options(
     log_json: bool = typer.Option(False, "--log-json", envvar="HYPERMICRO_LOG_JSON", help="Logs as one JSON object per line."),
 ) -> None:
     """Options for every command: logging is configured once, here."""
+    if log_level.upper() not in LEVELS:
+        raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(LEVELS)}", param_hint="--log-level")
     configure_logging(log_level, json_lines=log_json)
 
 

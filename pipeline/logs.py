@@ -14,6 +14,7 @@ import logging.config
 import os
 from typing import Any
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that log routine INFO (connections, metadata, rebalances, exports) a user cannot act on.
 QUIET_LIBRARIES = (
