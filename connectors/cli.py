@@ -31,6 +31,26 @@ def _default_bootstrap() -> str:
     return os.environ.get("HYPERMICRO_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
 
 
+def namespaced(topic: str | None) -> str | None:
+    """Physical name of a logical topic under ``HYPERMICRO_TOPIC_NAMESPACE`` (what the worker consumes).
+
+    A name that already carries the namespace is left as it is, so configs may use either form.
+    """
+    from pipeline.check import ConfigError, load_checked_settings
+    from pipeline.settings import topic_name
+
+    if not topic:
+        return topic
+    try:
+        settings = load_checked_settings()
+    except ConfigError as exc:
+        raise typer.BadParameter("; ".join(exc.problems), param_hint="environment") from None
+    prefix = f"{settings.topic_namespace}."
+    if not settings.topic_namespace or topic.startswith(prefix):
+        return topic
+    return topic_name(settings, topic)
+
+
 def load_config(path: Path | None) -> dict[str, Any]:
     """Read a connector YAML config (a mapping); ``None`` gives an empty config."""
     import yaml
@@ -80,10 +100,10 @@ def _print_stats(stats: Any) -> None:
 def replay_command(
     path: Path = typer.Argument(..., help="JSONL or CSV file (optionally .gz) of posts."),
     bootstrap: str = typer.Option(None, "--bootstrap", help="Kafka bootstrap servers (default: $HYPERMICRO_KAFKA_BOOTSTRAP or 127.0.0.1:9092)."),
-    topic: str = typer.Option(RAW_POSTS, "--topic", help="Topic the posts go to."),
+    topic: str = typer.Option(RAW_POSTS, "--topic", help="Topic the posts go to (prefixed with $HYPERMICRO_TOPIC_NAMESPACE when set)."),
     speed: float = typer.Option(0.0, "--speed", help="0: as fast as possible; N: N times real time (by created_at gaps)."),
     limit: int = typer.Option(None, "--limit", help="Read at most this many records."),
-    dlq_topic: str = typer.Option(DLQ, "--dlq-topic", help="Dead-letter topic for invalid records."),
+    dlq_topic: str = typer.Option(DLQ, "--dlq-topic", help="Dead-letter topic for invalid records (namespaced like --topic)."),
     no_dlq: bool = typer.Option(False, "--no-dlq", help="Only log and count invalid records."),
     source: str = typer.Option(None, "--source", help="Source name for records that have none."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar (only on a terminal)."),
@@ -91,8 +111,8 @@ def replay_command(
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 if any record was invalid."),
 ) -> None:
     """Replay posts from a file into Kafka (time-warped with --speed)."""
-    stats = run_replay(path, bootstrap=bootstrap or _default_bootstrap(), topic=topic, speed=speed,
-                       limit=limit, dlq_topic=None if no_dlq else dlq_topic, source=source,
+    stats = run_replay(path, bootstrap=bootstrap or _default_bootstrap(), topic=namespaced(topic) or RAW_POSTS,
+                       speed=speed, limit=limit, dlq_topic=None if no_dlq else namespaced(dlq_topic), source=source,
                        progress=progress, create_topics=create_topics)
     _print_stats(stats)
     if strict and stats.invalid:
@@ -103,19 +123,24 @@ def connect_command(
     name: str = typer.Argument(..., help="Connector name (see `hypermicro connectors list`)."),
     config: Path = typer.Option(None, "--config", help="YAML config: runner keys plus the connector's spec."),
     bootstrap: str = typer.Option(None, "--bootstrap", help="Override the Kafka bootstrap servers."),
-    topic: str = typer.Option(None, "--topic", help="Override the output topic."),
+    topic: str = typer.Option(None, "--topic", help="Override the output topic (prefixed with $HYPERMICRO_TOPIC_NAMESPACE when set)."),
     state_dir: Path = typer.Option(None, "--state-dir", help="Where cursor state files live (default .data/connectors)."),
     secrets_dir: Path = typer.Option(None, "--secrets-dir", help="Directory of secret files, each named like the env variable (e.g. HYPERMICRO_REDDIT_CLIENT_SECRET)."),
     once: bool = typer.Option(False, "--once", help="One pass over every stream, then exit (polling streams)."),
     check_only: bool = typer.Option(False, "--check", help="Only verify credentials and reachability."),
+    metrics_port: int = typer.Option(None, "--metrics-port", help="Serve Prometheus metrics on this port (overrides the config)."),
 ) -> None:
     """Run a connector: read its streams, produce posts to Kafka, persist cursors after acks."""
     cfg = load_config(config)
+    if metrics_port is not None:
+        cfg["metrics_port"] = metrics_port
     if bootstrap:
         cfg["bootstrap"] = bootstrap
     if topic:
         cfg["topic"] = topic
     cfg.setdefault("bootstrap", _default_bootstrap())
+    cfg["topic"] = namespaced(cfg.get("topic", RAW_POSTS))
+    cfg["dlq_topic"] = namespaced(cfg.get("dlq_topic", DLQ))
     if name == FILE_CONNECTOR:
         if "path" not in cfg:
             raise typer.BadParameter("the file connector needs `path` in its config", param_hint="--config")
@@ -124,10 +149,10 @@ def connect_command(
         stats = run_replay(
             path if path.is_absolute() else base / path,
             bootstrap=cfg["bootstrap"],
-            topic=cfg.get("topic", RAW_POSTS),
+            topic=cfg["topic"],
             speed=float(cfg.get("speed", 0.0)),
             limit=cfg.get("limit"),
-            dlq_topic=cfg.get("dlq_topic", DLQ),
+            dlq_topic=cfg["dlq_topic"],
             source=cfg.get("source"),
             progress=bool(cfg.get("progress", True)),
             create_topics=bool(cfg.get("create_topics", True)),
@@ -163,25 +188,30 @@ def list_command() -> None:
     """List built-in connectors and those installed through the `hypermicro.connectors` entry point."""
     from connectors.registry import available_connectors
 
-    typer.echo(f"{FILE_CONNECTOR:<12} builtin      replay a JSONL/CSV file into Kafka")
-    for info in available_connectors():
-        typer.echo(f"{info.name:<12} {info.origin:<12} {info.summary}")
+    rows = [(FILE_CONNECTOR, "builtin", "replay a JSONL/CSV file into Kafka")]
+    rows += [(info.name, info.origin, info.summary) for info in available_connectors()]
+    name_w = max(len(r[0]) for r in rows)
+    origin_w = max(len(r[1]) for r in rows)
+    for name, origin, summary in rows:
+        typer.echo(f"{name:<{name_w}}  {origin:<{origin_w}}  {summary}".rstrip())
 
 
 @connectors_app.command("new")
 def new_command(
     name: str = typer.Argument(..., help="Connector name: lower case letters, digits and underscores."),
-    directory: Path = typer.Option(Path("."), "--dir", help="Where the connector module is written."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Project root of the new connector package."),
+    template: str = typer.Option("http", "--template", help="Starting point: http (polled JSON API), stream (websocket) or file (JSON lines)."),
     tests_dir: Path = typer.Option(None, "--tests-dir", help="Where its test is written (default: <dir>/tests)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
 ) -> None:
-    """Scaffold a connector module and its contract test from the template."""
+    """Scaffold an installable connector package (pyproject with the entry point, module, contract test)."""
     from connectors.scaffold import scaffold
 
     try:
-        module, test = scaffold(name, directory, tests_dir, force=force)
+        made = scaffold(name, directory, tests_dir, template=template, force=force)
     except (ValueError, FileExistsError) as exc:
         raise typer.BadParameter(str(exc), param_hint="name") from None
-    typer.echo(f"created {module}")
-    typer.echo(f"created {test}")
-    typer.echo(f"next: edit {module.name}, then run `pytest {test}`")
+    for path in made.files:
+        typer.echo(f"created {path}")
+    typer.echo(f"next: edit {made.module}, run `python -m pytest {made.test.parent}`, "
+               f"then `pip install -e {made.root}` to make `hypermicro connect {name}` find it")

@@ -129,7 +129,7 @@ class HttpClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryableError) and exc.retry_after is not None:
             return min(exc.retry_after, self.max_backoff_s)
-        return wait_exponential_jitter(initial=0.5, max=self.max_backoff_s, jitter=0.5)(state)
+        return wait_exponential_jitter(multiplier=0.5, max=self.max_backoff_s, jitter=0.5)(state)
 
     def _sleep(self, seconds: float) -> None:
         if self.stop.wait(seconds):

@@ -115,6 +115,17 @@ class Worker:
                 await asyncio.sleep(2)
         return self._repo
 
+    def close(self) -> None:
+        """Release ClickHouse once the app has stopped (before the interpreter exits).
+
+        An open chDB session keeps ClickHouse's background pools (merges, moves, schedulers)
+        running into interpreter shutdown, where they race the library's teardown and can crash
+        the process after its work is done. Closing the session stops and joins them.
+        """
+        repo, self._repo = self._repo, None
+        if repo is not None:
+            repo.ch.close()
+
     # -- agents ---------------------------------------------------------------------------
     def _wire(self) -> None:
         s = self.settings
@@ -136,7 +147,8 @@ class Worker:
             if self._detector is None:
                 self._detector = self._detector_factory(self)
             try:
-                await self._detector.tick()
+                with M.DETECT_SECONDS.time():
+                    await self._detector.tick()
             except StorageError as exc:
                 log.warning("detector skipped a tick: %s", exc)
             except Exception:  # noqa: BLE001 - detection must never stop ingestion

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Callable
 from typing import Any
 
 import typer
+
+from pipeline.logs import LEVELS, configure_logging
 
 app = typer.Typer(help="hypermicro: streaming social listening for the long tail.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate models and detectors on labelled data.", no_args_is_help=True)
@@ -28,6 +29,7 @@ _COMMANDS: list[tuple[typer.Typer, str, str, str]] = [
     (eval_app, "voices", "pipeline.detect.eval_voices", "command"),
     (train_app, "sentiment", "models.sentiment.train", "command"),
     (train_app, "topics", "models.topics_eval", "calibrate_command"),
+    (app, "check", "pipeline.check", "command"),
     (app, "worker", "pipeline.worker", "command"),
     (app, "demo", "pipeline.demo", "command"),
     (app, "api", "pipeline.api.serve", "command"),
@@ -64,11 +66,34 @@ def _register() -> None:
             app.add_typer(sub, name=name)
 
 
+@app.callback()
+def _options(
+    log_level: str = typer.Option("INFO", "--log-level", envvar="HYPERMICRO_LOG_LEVEL", help="Level of hypermicro's own logs (libraries log from WARNING)."),
+    log_json: bool = typer.Option(False, "--log-json", envvar="HYPERMICRO_LOG_JSON", help="Logs as one JSON object per line."),
+) -> None:
+    """Options for every command: logging is configured once, here."""
+    if log_level.upper() not in LEVELS:
+        raise typer.BadParameter(f"{log_level!r} is not one of {', '.join(LEVELS)}", param_hint="--log-level")
+    configure_logging(log_level, json_lines=log_json)
+
+
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    configure_logging()  # until the options are parsed (and for --help)
     _register()
-    app()
+    try:
+        app()
+    except (ValidationError, SettingsError) as exc:  # settings loaded by any command: one line each
+        if isinstance(exc, ValidationError) and exc.title != "Settings":
+            raise
+        from pipeline.check import settings_problems
+
+        for line in settings_problems(exc):
+            typer.echo(f"config error: {line}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -23,30 +23,16 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
 
 
-def kafka_reachable(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=int(timeout_s * 1000))
-    except (KafkaError, OSError, ValueError):
-        return False
-    try:
-        admin.list_topics()
-        return True
-    except (KafkaError, OSError):
-        return False
-    finally:
-        admin.close()
-
-
 def ensure_kafka(bootstrap: str) -> None:
     """Start the repository's local Kafka (deploy/local/kafka.sh) unless a broker answers."""
-    if kafka_reachable(bootstrap):
+    from pipeline.check import kafka_answers
+
+    if kafka_answers(bootstrap, timeout_s=10.0):  # silent: no broker yet is the expected answer on a fresh clone
         return
     script = REPO / "deploy" / "local" / "kafka.sh"
     if not script.exists():
-        raise typer.Exit(f"no Kafka at {bootstrap} and no {script} to start one")
+        typer.echo(f"no Kafka at {bootstrap} and no {script} to start one", err=True)
+        raise typer.Exit(1)
     typer.echo(f"starting local Kafka ({script.relative_to(REPO)} start) ...")
     subprocess.run(["bash", str(script), "start"], check=True)
 
@@ -79,9 +65,13 @@ def command(
     from pipeline import topics as T
     from pipeline.app import Worker
     from pipeline.detect.live import LiveDetector
+    from pipeline.logs import configure_logging
     from pipeline.sample import SampleSpec, write_sample
     from pipeline.settings import load_settings, topic_name
 
+    # The demo prints its own progress; logs show only what needs attention. Faust's consumer
+    # keepalive complains (ERROR) whenever a busy laptop delays its thread by 3 s: not actionable here.
+    configure_logging("WARNING", libraries_level="ERROR", drop=("Thread keepalive is not responding",))
     ensure_kafka(bootstrap)
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -100,7 +90,7 @@ def command(
     @worker.app.task
     async def drive() -> None:
         loop = asyncio.get_running_loop()
-        typer.echo("loading models ...")
+        typer.echo("loading models (a first run also builds the ONNX encoder, ~30 s) ...")
         await worker.enricher()
         repo = await worker.repository()
         typer.echo("replaying sample into Kafka ...")

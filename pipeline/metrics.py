@@ -21,4 +21,6 @@ SINK_SECONDS = Histogram(f"{P}_sink_batch_seconds", "Time to write one batch to 
                          buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
 INGEST_LATENCY = Histogram(f"{P}_collected_to_stored_seconds", "From collection by a connector to stored.",
                            buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900))
+DETECT_SECONDS = Histogram(f"{P}_detect_pass_seconds", "Time of one detector pass on the leader (spikes + voices).",
+                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60))
 CONSUMER_LAG = Gauge(f"{P}_consumer_lag_messages", "Messages behind the high-water mark.", ["topic", "partition"])

@@ -5,6 +5,7 @@ Never read at import time: call :func:`load_settings` at start-up.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -12,12 +13,15 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_CONFIG = Path(__file__).parent / "config"
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 class Settings(BaseSettings):
     """Worker, API and detector settings."""
 
-    model_config = SettingsConfigDict(env_prefix="HYPERMICRO_", env_file=".env", extra="ignore")
+    # env_ignore_empty: an empty variable means "default", so a deployment can pass every setting
+    # through (``HYPERMICRO_X: ${HYPERMICRO_X:-}`` in compose) without overriding defaults.
+    model_config = SettingsConfigDict(env_prefix="HYPERMICRO_", env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # --- Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
@@ -38,6 +42,7 @@ class Settings(BaseSettings):
     worker_data_dir: Path = Field(Path(".data/worker"), description="Faust table/state directory.")
     web_port: int = Field(6066, description="Faust worker's own web port (0 disables).")
     metrics_port: int = Field(0, ge=0, description="Serve Prometheus metrics of a worker without --api on this port (0 = off).")
+    metrics_host: str = Field("127.0.0.1", description="Bind address of the worker's metrics port (0.0.0.0 in a container).")
     batch_max: int = Field(256, ge=1, description="Max posts per enrich batch (stream.take max).")
     batch_within_s: float = Field(1.0, gt=0, description="Max seconds to wait to fill a batch.")
     sink_batch_max: int = Field(5000, ge=1, description="Max posts per ClickHouse insert (each insert has a fixed cost: a 4096-post insert costs ~7x less CPU per post than a 256-post one).")
@@ -95,11 +100,28 @@ class Settings(BaseSettings):
     api_read_tokens: list[SecretStr] = Field(default_factory=list, description="Tokens with read scope.")
     api_admin_tokens: list[SecretStr] = Field(default_factory=list, description="Tokens with admin scope.")
 
+    # --- Logging (read by the CLI before anything else; here so deployments can pass and check them)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Level of hypermicro's own loggers (libraries log from WARNING).")
+    log_json: bool = Field(False, description="Write logs as one JSON object per line (for log shippers).")
+
+    # --- Validation (each check names the setting; pipeline.check turns errors into one line each)
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("kafka_bootstrap must name at least one host:port")
+        servers = [s.strip() for s in v.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("must name at least one host:port")
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{server!r} is not host:port (e.g. kafka:9092)")
+        return ",".join(servers)
+
+    @field_validator("topic_namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if v and not _TOPIC_CHARS.fullmatch(v):
+            raise ValueError("may only contain letters, digits, '.', '_' and '-' (it prefixes Kafka topic names)")
         return v
 
 

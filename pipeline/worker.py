@@ -21,7 +21,7 @@ def run_worker(settings: object, with_api: bool = False, loglevel: str = "info")
     if settings.metrics_port and not with_api:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     if with_api:
         from pipeline.api.embedded import attach_api
 
@@ -34,9 +34,12 @@ def run_app(worker: object, loglevel: str = "warning") -> None:
     import faust
 
     worker.declare_topics()  # type: ignore[attr-defined]
-    faust.Worker(
-        worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,  # type: ignore[attr-defined]
-    ).execute_from_commandline()
+    try:
+        faust.Worker(  # logging stays as pipeline.logs configured it (one format, quiet libraries)
+            worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False,  # type: ignore[attr-defined]
+        ).execute_from_commandline()
+    finally:  # Faust ends with SystemExit; close ClickHouse before the interpreter tears down
+        worker.close()  # type: ignore[attr-defined]
 
 
 def command(
@@ -48,7 +51,7 @@ def command(
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:
     """Run a pipeline worker (enrich + sink; detectors on the leader)."""
-    from pipeline.settings import load_settings
+    from pipeline.check import FILES, SERVICES, settings_or_exit
 
     overrides: dict[str, object] = {}
     if bootstrap:
@@ -59,4 +62,4 @@ def command(
         overrides["chdb_path"] = chdb_path
     if web_port is not None:
         overrides["web_port"] = web_port
-    run_worker(load_settings(**overrides), with_api=api, loglevel=loglevel)
+    run_worker(settings_or_exit((*FILES, *SERVICES), **overrides), with_api=api, loglevel=loglevel)

@@ -23,8 +23,8 @@ def command(
     import uvicorn
 
     from pipeline.api.app import LOOPBACK, create_api
+    from pipeline.check import settings_or_exit
     from pipeline.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
-    from pipeline.settings import load_settings
     from pipeline.storage.backend import connect
     from pipeline.storage.migrate import migrate as run_migrations
     from pipeline.storage.repository import Repository
@@ -34,7 +34,7 @@ def command(
         overrides["api_host"] = host
     if port is not None:
         overrides["api_port"] = port
-    settings = load_settings(**overrides)
+    settings = settings_or_exit(("brands", "clickhouse"), **overrides)  # what the API reads
     ch = connect(settings)
     if migrate:
         for line in run_migrations(ch):
@@ -45,6 +45,7 @@ def command(
                     "set HYPERMICRO_API_READ_TOKENS / HYPERMICRO_API_ADMIN_TOKENS", settings.api_host)
     try:
         uvicorn.run(create_api(lambda: repo, settings), host=settings.api_host, port=settings.api_port,
-                    log_level="info", **limits(API_REQUEST_TIMEOUT_S, API_MAX_CONNECTIONS))
+                    log_config=None,  # keep pipeline.logs' configuration (one format)
+                    **limits(API_REQUEST_TIMEOUT_S, API_MAX_CONNECTIONS))
     finally:
         ch.close()

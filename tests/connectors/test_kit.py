@@ -265,7 +265,7 @@ def test_scaffolded_connector_passes_its_own_contract_tests(tmp_path: Path) -> N
     runner = CliRunner()
     res = runner.invoke(connectors_app, ["new", "acme_forum", "--dir", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    module, test = tmp_path / "acme_forum.py", tmp_path / "tests" / "test_acme_forum_connector.py"
+    module, test = tmp_path / "acme_forum_connector" / "acme_forum.py", tmp_path / "tests" / "test_acme_forum_connector.py"
     assert "class AcmeForumConnector" in module.read_text() and "HYPERMICRO_ACME_FORUM_" in module.read_text()
     assert runner.invoke(connectors_app, ["new", "acme_forum", "--dir", str(tmp_path)]).exit_code != 0
     assert runner.invoke(connectors_app, ["new", "Bad-Name", "--dir", str(tmp_path)]).exit_code != 0

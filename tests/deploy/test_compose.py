@@ -55,7 +55,7 @@ def test_services_and_published_ports(services: dict[str, Any]) -> None:
     assert {8123, 9000} <= _host_ports(services["clickhouse"])
     assert 8080 in _host_ports(services["api"])
     assert 3000 in _host_ports(services["grafana"])
-    assert services["kafka"]["image"] == "apache/kafka:3.9.1"
+    assert services["kafka"]["image"].startswith("apache/kafka:")  # tag: test_compose_production
     assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
 
 
@@ -135,7 +135,8 @@ def test_grafana_provisioning_matches_compose(services: dict[str, Any]) -> None:
     assert source["secureJsonData"]["password"] == "$CLICKHOUSE_PASSWORD"
     grafana_env = _env(services["grafana"])
     assert grafana_env["CLICKHOUSE_PASSWORD"] == _env(services["clickhouse"])["CLICKHOUSE_PASSWORD"]
-    assert "grafana-clickhouse-datasource" in grafana_env["GF_PLUGINS_PREINSTALL_SYNC"]
+    # the plugin is installed at image build time, pinned (test_compose_production checks the version)
+    assert "grafana-clickhouse-datasource" in (GRAFANA / "Dockerfile").read_text()
 
     mounts = {v.split(":")[1]: v.split(":")[0] for v in services["grafana"]["volumes"] if v.startswith("./")}
     providers = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "hypermicro.yaml").read_text())

@@ -1,0 +1,239 @@
+"""``hypermicro check``: is this configuration able to run? One line per problem.
+
+The same checks run when ``hypermicro worker`` and ``hypermicro api`` start
+(:func:`settings_or_exit`), so a broken config stops a process with a line naming the setting
+or file, not a traceback minutes later. Settings are validated by :class:`pipeline.settings.Settings`;
+the brands, topics and routes files by the loaders the pipeline itself uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+import yaml
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from pipeline.settings import Settings, load_settings
+
+ENV_PREFIX = "HYPERMICRO_"
+# Parts of a check, in the order they run: configuration first, then reachability.
+FILES = ("brands", "topics", "routes")
+SERVICES = ("kafka", "clickhouse")
+_SETTINGS_SOURCE_ERROR = re.compile(r'field "([a-z0-9_]+)"')
+
+
+class ConfigError(Exception):
+    """A configuration that cannot run; ``problems`` holds one line each."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field."""
+    return ENV_PREFIX + field.upper()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def settings_problems(exc: ValidationError | SettingsError) -> list[str]:
+    """One line per invalid setting, named by its environment variable (secrets not echoed)."""
+    if isinstance(exc, SettingsError):
+        m = _SETTINGS_SOURCE_ERROR.search(str(exc))
+        field = m.group(1) if m else "?"
+        cause = f": {_first_line(exc.__cause__)}" if exc.__cause__ else ""
+        return [f"{env_name(field)}: cannot parse the value (lists and mappings are JSON, e.g. "
+                f"'[\"token-1\", \"token-2\"]'){cause}"]
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err.get("loc") else "?"
+        info = Settings.model_fields.get(field)
+        secret = info is None or "SecretStr" in str(info.annotation)  # never echo a credential
+        quoted = err["type"] == "value_error"  # our own validators quote the value already
+        shown = "" if secret or quoted or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{env_name(field)}: {msg}{shown}")
+    return lines
+
+
+def load_checked_settings(**overrides: object) -> Settings:
+    """Settings from the environment plus overrides; :class:`ConfigError` with one line per problem."""
+    try:
+        return load_settings(**overrides)
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigError(settings_problems(exc)) from None
+
+
+# ------------------------------------------------------------------------------- files
+def check_brands(path: Path) -> list[str]:
+    """Problems of the brands file (every one the loader finds)."""
+    from models.brands.config import BrandConfigError, load_brands
+
+    try:
+        load_brands(path)
+    except BrandConfigError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1:] if len(lines) > 1 else lines
+        return [f"{env_name('brands_file')}: {ln}" for ln in detail]
+    return []
+
+
+def check_topics(path: Path) -> list[str]:
+    """Problem of the topic taxonomy file (the loader stops at the first one)."""
+    from models.topics import load_taxonomy
+
+    try:
+        load_taxonomy(path)
+    except OSError as exc:
+        return [f"{env_name('topics_file')}: {path}: cannot read: {exc.strerror or exc}"]
+    except yaml.YAMLError as exc:
+        return [f"{env_name('topics_file')}: {path}: not valid YAML: {_first_line(exc)}"]
+    except (ValueError, AttributeError) as exc:  # AttributeError: top level is not a mapping
+        return [f"{env_name('topics_file')}: {path}: {_first_line(exc)}"]
+    return []
+
+
+def check_routes(path: Path | None) -> list[str]:
+    """Problems of the alert routing file, if one is set (one line per invalid key)."""
+    if path is None:
+        return []
+    from pipeline.alerts.routing import RoutingConfig
+
+    try:
+        RoutingConfig.from_yaml(path)
+    except ValidationError as exc:
+        return [f"{env_name('alert_routes_file')}: {path}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
+                for e in exc.errors()]
+    except OSError as exc:
+        return [f"{env_name('alert_routes_file')}: {path}: cannot read: {exc.strerror or exc}"]
+    except yaml.YAMLError as exc:
+        return [f"{env_name('alert_routes_file')}: {path}: not valid YAML: {_first_line(exc)}"]
+    return []
+
+
+# ------------------------------------------------------------------------------- services
+def check_kafka(bootstrap: str, timeout_s: float = 5.0) -> list[str]:
+    """Empty when at least one bootstrap server accepts a connection and answers a metadata request."""
+    failures = []
+    for server in bootstrap.split(","):
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                pass
+        except OSError as exc:
+            failures.append(f"{server}: {exc.strerror or exc}")
+            continue
+        if kafka_answers(server, timeout_s):
+            return []
+        failures.append(f"{server}: accepts connections but does not answer as a Kafka broker")
+    return [f"{env_name('kafka_bootstrap')}: no Kafka broker reachable ({'; '.join(failures)})"]
+
+
+def kafka_answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request (kafka-python logs muted)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    admin = None
+    with muted("kafka"):  # a failed probe is an answer here, not an error to log
+        try:
+            ms = int(timeout_s * 1000)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=ms, bootstrap_timeout_ms=ms)
+            admin.list_topics()
+            return True
+        except (KafkaError, OSError, ValueError):
+            return False
+        finally:
+            if admin is not None:
+                admin.close()
+
+
+def check_clickhouse(settings: Settings) -> list[str]:
+    """Server backend: the server answers with these credentials. chdb: its data path is writable."""
+    if settings.clickhouse_backend == "chdb":
+        path = settings.chdb_path.resolve()
+        parent = next((p for p in (path, *path.parents) if p.exists()), None)
+        if parent is None or not parent.is_dir() or not _writable(parent):
+            return [f"{env_name('chdb_path')}: {settings.chdb_path} cannot be created or written"]
+        return []
+    from pipeline.storage.backend import DriverBackend, StorageError
+
+    where = f"{settings.clickhouse_host}:{settings.clickhouse_port}"
+    ch = DriverBackend(settings.clickhouse_host, settings.clickhouse_port, settings.clickhouse_database,
+                       settings.clickhouse_user, settings.clickhouse_password.get_secret_value(),
+                       connect_timeout=5.0, send_receive_timeout=10.0)
+    try:
+        with muted("clickhouse_driver"):  # its reconnect warnings carry a traceback
+            ch.server_version()
+    except StorageError as exc:
+        return [f"{env_name('clickhouse_host')}: ClickHouse at {where} not usable: {_first_line(exc)}"]
+    finally:
+        ch.close()
+    return []
+
+
+@contextmanager
+def muted(*loggers: str) -> Iterator[None]:
+    """Silence these loggers for the duration of a probe whose failure is reported as a result."""
+    saved = [(logging.getLogger(n), logging.getLogger(n).level) for n in loggers]
+    for lg, _ in saved:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in saved:
+            lg.setLevel(level)
+
+
+def _writable(directory: Path) -> bool:
+    import os
+
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
+# ------------------------------------------------------------------------------- together
+def run_checks(settings: Settings, parts: Iterable[str] = (*FILES, *SERVICES)) -> list[str]:
+    """Problems of the files and services named in ``parts``, one line each."""
+    checks: dict[str, Callable[[], list[str]]] = {
+        "brands": lambda: check_brands(settings.brands_file),
+        "topics": lambda: check_topics(settings.topics_file),
+        "routes": lambda: check_routes(settings.alert_routes_file),
+        "kafka": lambda: check_kafka(settings.kafka_bootstrap),
+        "clickhouse": lambda: check_clickhouse(settings),
+    }
+    return [line for part in parts for line in checks[part]()]
+
+
+def settings_or_exit(parts: Iterable[str], **overrides: object) -> Settings:
+    """Start-up gate of a process: checked settings, or one line per problem on stderr and exit 2."""
+    try:
+        settings = load_checked_settings(**overrides)
+        problems = run_checks(settings, parts)
+    except ConfigError as exc:
+        problems = exc.problems
+    if problems:
+        for line in problems:
+            typer.echo(f"config error: {line}", err=True)
+        raise typer.Exit(2)
+    return settings
+
+
+def command(
+    offline: bool = typer.Option(False, "--offline", help="Only settings and files; do not contact Kafka or ClickHouse."),
+) -> None:
+    """Validate settings, the brands/topics/routes files and reachability of Kafka and ClickHouse."""
+    parts: tuple[str, ...] = FILES if offline else (*FILES, *SERVICES)
+    settings_or_exit(parts)
+    typer.echo(f"ok: settings, {', '.join(parts)}")
+
