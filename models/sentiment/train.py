@@ -107,7 +107,10 @@ def cached_features(texts: Sequence[str], key: str, cache_dir: Path, model_cache
     start = time.perf_counter()
     step = 2048
     for i in range(0, len(texts), step):
-        chunks.append(encoder.encode(texts[i : i + step]).features)
+        feats_i = encoder.encode(texts[i : i + step]).features
+        if feats_i is None:
+            raise RuntimeError("the onnx-minilm encoder returned no pooled-layer features")
+        chunks.append(feats_i)
         log.info("features %d/%d (%.0fs)", min(i + step, len(texts)), len(texts), time.perf_counter() - start)
     feats = np.vstack(chunks) if chunks else np.zeros((0, 2688), np.float32)
     tmp = path.with_suffix(".tmp.npy")
@@ -228,7 +231,7 @@ def train_head(texts: Sequence[str], y: np.ndarray, features: np.ndarray, seed: 
     oot_idx = np.flatnonzero(oot)
     if oot_idx.size:
         stage_a.stacker = stacker
-        z_oot = stage_a.stack_inputs([texts[i] for i in oot_idx], features[oot_idx])
+        z_oot = stage_a.stack_inputs([texts[int(i)] for i in oot_idx], features[oot_idx])
         pred = stacker.log_proba(z_oot).argmax(1)
         metrics["n_oot"] = int(oot_idx.size)
         metrics["oot_macro_recall"] = macro_recall(y[oot_idx], pred)
@@ -280,7 +283,7 @@ def command(
              "scored by it (the shipped components are refitted on all rows). '' disables it.",
     ),
 ) -> None:
-    """Train the default sentiment head; last line: holdout and val macro recall, seconds, size."""
+    """Train the default sentiment head; last line: holdout, out-of-time and val macro recall, seconds, size."""
     import torch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
