@@ -22,6 +22,7 @@ app.add_typer(bench_app, name="bench")
 # parameters are typer options. Modules must be cheap to import (heavy imports inside functions).
 _COMMANDS: list[tuple[typer.Typer, str, str, str]] = [
     (eval_app, "sentiment", "models.sentiment.evaluate", "command"),
+    (eval_app, "brand-sentiment", "models.sentiment.brand_eval", "command"),
     (eval_app, "topics", "models.topics_eval", "command"),
     (eval_app, "brands", "models.brands.evaluate", "command"),
     (eval_app, "spikes", "pipeline.detect.eval_spikes", "command"),

@@ -5,9 +5,10 @@ Metric of record: macro-averaged recall over negative / neutral / positive (SemE
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -36,11 +37,15 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
 
 
 def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default",
-             batch_size: int = 256, **model_kwargs: Any) -> dict[str, Any]:
+             batch_size: int = 256, embedder: str | None = "onnx-minilm", **model_kwargs: Any) -> dict[str, Any]:
     """Score ``texts`` with registry scorer ``model`` against gold class names ``labels``.
 
+    Each batch is encoded once by registry embedder ``embedder`` (the worker's encoder by default)
+    and the scorer reads those features, as in the worker; ``None`` lets the scorer compute its own.
+
     Returns ``macro_recall``, ``accuracy``, ``n``, ``per_class`` (precision/recall/f1/support)
-    and ``predictions``. Predictions outside the 3 classes (``unsupported``) count as errors.
+    ``predictions`` and ``cpu_s_per_1000`` (process CPU seconds per 1,000 posts of the encoder pass and of
+    the scorer on top of it, after a one-post warm-up). Predictions outside the 3 classes (``unsupported``) count as errors.
     """
     import numpy as np
     from sklearn.metrics import precision_recall_fscore_support
@@ -54,9 +59,24 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     if unknown:
         raise ValueError(f"labels must be class names {CLASSES}; got {unknown[:5]}")
     scorer = registry.create("sentiment", model, **model_kwargs)
+    encoder = None
+    if embedder is not None:
+        import models.embedding  # noqa: F401  (registers the embedders)
+        from pipeline.settings import load_settings
+
+        encoder = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
     preds: list[str] = []
+    cpu = {"encoder": 0.0, "scorer": 0.0}  # process CPU seconds (all threads), as the worker pays them
+    if texts:  # warm-up outside the timing: lazy loads (VADER lexicon, ONNX session arenas)
+        scorer.score(list(texts[:1]), encoder.encode(list(texts[:1])) if encoder is not None else None)
     for start in range(0, len(texts), batch_size):
-        preds.extend(r.label for r in scorer.score(list(texts[start : start + batch_size])))
+        batch = list(texts[start : start + batch_size])
+        t0 = time.process_time()
+        encoded = encoder.encode(batch) if encoder is not None else None
+        t1 = time.process_time()
+        preds.extend(r.label for r in scorer.score(batch, encoded))
+        cpu["encoder"] += t1 - t0
+        cpu["scorer"] += time.process_time() - t1
     gold = np.asarray(labels)
     pred = np.asarray(preds)
     p, r, f, s = precision_recall_fscore_support(gold, pred, labels=list(CLASSES), zero_division=0)
@@ -69,7 +89,31 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
         "accuracy": float(np.mean(gold == pred)) if len(gold) else 0.0,
         "per_class": per_class,
         "predictions": preds,
+        "cpu_s_per_1000": {k: 1000.0 * v / max(len(texts), 1) for k, v in cpu.items()},
     }
+
+
+def recorded_figures(model: str) -> dict[str, str]:
+    """The figures the registered artifact's ``provenance.json`` records (empty for models without one).
+
+    ``oot_macro_recall``: the stage-A head (nothing newer than ``oot_after`` fitted) on the newest
+    tweets; ``tweeteval_val_macro_recall``: the shipped head on TweetEval val (same pool as training).
+    """
+    import json
+
+    from models.sentiment import DEFAULT_ARTIFACT
+
+    path = DEFAULT_ARTIFACT / "provenance.json"
+    if model != "default" or not path.exists():
+        return {}
+    metrics = json.loads(path.read_text(encoding="utf-8")).get("metrics", {})
+    out = {}
+    for key, name in (("oot_macro_recall", "oot_macro_recall"), ("n_oot", "oot_n"),
+                      ("val_macro_recall", "tweeteval_val_macro_recall")):
+        if key in metrics:
+            v = metrics[key]
+            out[name] = f"{v:.4f}" if isinstance(v, float) else str(v)
+    return out
 
 
 def read_labelled(texts: Path, labels: Path, label_map: str | None = None) -> tuple[list[str], list[str], int]:
@@ -106,16 +150,21 @@ def command(
              "unmapped labels (e.g. 'irrelevant') are skipped.",
     ),
     model: str = typer.Option("default", "--model", help="Sentiment scorer name in the model registry."),
+    embedder: Annotated[str, typer.Option(
+        "--embedder", help="Encoder whose one pass feeds the scorer, as in the worker; 'none': the scorer's own path.",
+    )] = "onnx-minilm",
 ) -> None:
-    """Print per-class precision/recall/F1 and accuracy; last line: macro_recall, accuracy, n."""
-    import time
-
+    """Print per-class precision/recall/F1 and accuracy; last line: macro_recall, accuracy, n, then (for
+    ``default``) the figures its provenance.json records as ``artifact_*`` (TweetEval val, out-of-time)."""
     t_list, l_list, skipped = read_labelled(texts, labels, label_map)
     start = time.perf_counter()
-    res = evaluate(t_list, l_list, model=model)
+    res = evaluate(t_list, l_list, model=model, embedder=None if embedder == "none" else embedder)
     elapsed = time.perf_counter() - start
-    print(f"model={model} skipped_unmapped={skipped} seconds={elapsed:.1f}")
+    cpu = res["cpu_s_per_1000"]
+    print(f"model={model} embedder={embedder} skipped_unmapped={skipped} seconds={elapsed:.1f} "
+          f"cpu_s_per_1000_posts: encoder={cpu['encoder']:.2f} scorer={cpu['scorer']:.2f}")
     print(f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}")
     for cls, m in res["per_class"].items():
         print(f"{cls:<10} {m['precision']:>9.4f} {m['recall']:>7.4f} {m['f1']:>7.4f} {m['support']:>8d}")
-    print(f"macro_recall={res['macro_recall']:.4f} accuracy={res['accuracy']:.4f} n={res['n']}")
+    recorded = "".join(f" artifact_{k}={v}" for k, v in recorded_figures(model).items())
+    print(f"macro_recall={res['macro_recall']:.4f} accuracy={res['accuracy']:.4f} n={res['n']}{recorded}")

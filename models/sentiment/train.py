@@ -2,12 +2,15 @@
 
 Recipe (all seeds fixed):
 
-1. read ``train_semeval2013_2016.tsv`` (SemEval 2013-2016 tweets, word labels);
-2. compute the frozen MiniLM pooled-layer features once (cached under ``--cache-dir``,
-   keyed by the data file's sha256 and the feature contract);
-3. split off a stratified 10 % holdout; fit the MLP and the n-gram model on the rest,
-   fit the logistic stacker on their holdout outputs (+ VADER scores);
-4. refit the MLP and n-gram model on all rows with the same settings, keep the stacker;
+1. read ``train_semeval2013_2016.tsv`` (SemEval 2013-2016 tweets, word labels, creation times);
+2. compute the MiniLM pooled-layer features once with the worker's encoder (``onnx-minilm``,
+   cached under ``--cache-dir``, keyed by the data file's sha256 and the feature recipe);
+3. **stage A (out-of-time protocol)**: tweets created on or after ``--oot-after`` are the
+   out-of-time slice and are not fitted; on the older tweets, split off a stratified 10 %
+   holdout, fit the MLP and the n-gram model on the rest and the logistic stacker on their
+   holdout outputs (+ VADER scores); score the slice with this head: the out-of-time figure;
+4. **stage B (shipped)**: refit the MLP and n-gram model on all rows (older + slice) with the
+   same settings, keep the stacker;
 5. save ``head.npz`` + ``config.json`` + ``provenance.json``; if ``val_text.txt`` /
    ``val_labels.txt`` sit next to the training file they are scored for the report only.
 """
@@ -38,6 +41,11 @@ VAL_TEXT = "val_text.txt"
 VAL_LABELS = "val_labels.txt"
 DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts" / "default"
 FEATURE_VERSION = "minilm-l6-pooled7-mean-maxlen128-v1"
+TRAIN_FEATURES = "onnx-minilm-int8-batch64-chunk2048-v1"
+"""How training features are computed: the worker's ONNX encoder (part of the cache key)."""
+OOT_AFTER = "2015-09-10"
+"""Out-of-time cut: the newest 9.5 % of the tweets (SemEval-2016 test, 30 Oct - 29 Dec 2015).
+It sits in a 7-week gap with no tweets, after the newest tweet of every SemEval train/dev release."""
 
 # Hyper-parameters chosen on the training holdout (see docs/sentiment.md).
 MLP_HIDDEN = 512
@@ -63,35 +71,46 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_training_tsv(path: Path) -> tuple[list[str], np.ndarray]:
-    """Texts and class indices (0 negative, 1 neutral, 2 positive) of the SemEval TSV."""
+def read_training_tsv(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """Texts, class indices (0 negative, 1 neutral, 2 positive) and ISO creation times of the SemEval TSV."""
     index = {c: i for i, c in enumerate(CLASSES)}
     texts: list[str] = []
     labels: list[int] = []
+    created: list[str] = []
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
             texts.append(row["text"])
             labels.append(index[row["label"].strip().lower()])
-    return texts, np.asarray(labels, dtype=np.int64)
+            created.append(row.get("created_at_utc_from_snowflake") or "")
+    return texts, np.asarray(labels, dtype=np.int64), created
 
 
-def cached_features(texts: Sequence[str], key: str, cache_dir: Path) -> np.ndarray:
-    """Pooled-layer features of ``texts``, computed once and cached as float32 ``.npy``."""
-    from models.sentiment.features import pooled_layer_features
+def out_of_time_mask(created: Sequence[str], after: str) -> np.ndarray:
+    """True for rows created on or after ``after`` (ISO date or time, UTC); rows without a time are False."""
+    return np.array([bool(c) and c >= after for c in created], dtype=bool)
+
+
+def cached_features(texts: Sequence[str], key: str, cache_dir: Path, model_cache_dir: Path | None = None) -> np.ndarray:
+    """Pooled-layer features of ``texts`` from the worker's ONNX encoder, computed once, cached as ``.npy``."""
+    from models.embedding import OnnxMiniLMEmbedder
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(f"{FEATURE_VERSION}:{key}:{len(texts)}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{FEATURE_VERSION}:{TRAIN_FEATURES}:{key}:{len(texts)}".encode()).hexdigest()[:16]
     path = cache_dir / f"sentiment_features_{digest}.npy"
     if path.exists():
         feats = np.load(path)
         if feats.shape == (len(texts), 2688):
             log.info("features from cache %s", path)
             return feats
+    encoder = OnnxMiniLMEmbedder(cache_dir=model_cache_dir, batch_size=64)
     chunks = []
     start = time.perf_counter()
-    step = 4096
+    step = 2048
     for i in range(0, len(texts), step):
-        chunks.append(pooled_layer_features(texts[i : i + step]))
+        feats_i = encoder.encode(texts[i : i + step]).features
+        if feats_i is None:
+            raise RuntimeError("the onnx-minilm encoder returned no pooled-layer features")
+        chunks.append(feats_i)
         log.info("features %d/%d (%.0fs)", min(i + step, len(texts)), len(texts), time.perf_counter() - start)
     feats = np.vstack(chunks) if chunks else np.zeros((0, 2688), np.float32)
     tmp = path.with_suffix(".tmp.npy")
@@ -175,17 +194,24 @@ def macro_recall(y: np.ndarray, pred: np.ndarray) -> float:
 
 
 def train_head(texts: Sequence[str], y: np.ndarray, features: np.ndarray, seed: int = 0,
-               holdout: float = 0.1, use_vader: bool = True) -> tuple[Any, dict[str, Any]]:
-    """Fit the stacked head; returns ``(SentimentHead, metrics)``. Deterministic for a seed."""
+               holdout: float = 0.1, use_vader: bool = True,
+               oot: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
+    """Fit the stacked head; returns ``(SentimentHead, metrics)``. Deterministic for a seed.
+
+    Rows where ``oot`` is True are left out of stage A (components + stacker) and scored by the
+    stage-A head: ``oot_macro_recall`` is a figure on tweets newer than everything it fitted.
+    The shipped components are then refitted on all rows (stage B).
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 
     from models.sentiment.head import SentimentHead, Stacker, normalize_text
 
     normalized = [normalize_text(t) for t in texts]
-    idx = np.arange(len(texts))
-    fit_idx, ho_idx = train_test_split(idx, test_size=holdout, stratify=y, random_state=seed)
-    metrics: dict[str, Any] = {"n_train": len(texts), "n_holdout": len(ho_idx)}
+    oot = np.zeros(len(texts), dtype=bool) if oot is None else np.asarray(oot, dtype=bool)
+    older = np.flatnonzero(~oot)
+    fit_idx, ho_idx = train_test_split(older, test_size=holdout, stratify=y[older], random_state=seed)
+    metrics: dict[str, Any] = {"n_train": len(texts), "n_stage_a": len(older), "n_holdout": len(ho_idx)}
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -202,6 +228,16 @@ def train_head(texts: Sequence[str], y: np.ndarray, features: np.ndarray, seed: 
     metrics["holdout_stack_cv_macro_recall"] = macro_recall(y_ho, cv_pred)
     stacker_lr.fit(z_ho, y_ho)
     stacker = Stacker(stacker_lr.coef_.T.astype(np.float32), stacker_lr.intercept_.astype(np.float32))
+    oot_idx = np.flatnonzero(oot)
+    if oot_idx.size:
+        stage_a.stacker = stacker
+        z_oot = stage_a.stack_inputs([texts[int(i)] for i in oot_idx], features[oot_idx])
+        pred = stacker.log_proba(z_oot).argmax(1)
+        metrics["n_oot"] = int(oot_idx.size)
+        metrics["oot_macro_recall"] = macro_recall(y[oot_idx], pred)
+        metrics["oot_accuracy"] = float(np.mean(pred == y[oot_idx]))
+        metrics["oot_mlp_macro_recall"] = macro_recall(y[oot_idx], z_oot[:, 0:3].argmax(1))
+        metrics["oot_ngram_macro_recall"] = macro_recall(y[oot_idx], z_oot[:, 3:6].argmax(1))
 
     t0 = time.perf_counter()
     mlp = fit_mlp(features, y, seed)
@@ -216,6 +252,7 @@ def train_head(texts: Sequence[str], y: np.ndarray, features: np.ndarray, seed: 
             "ngram": {"word": list(NGRAM_WORD), "char_wb": list(NGRAM_CHAR), "word_max": NGRAM_WORD_MAX,
                       "char_max": NGRAM_CHAR_MAX, "C": NGRAM_C},
             "stacker": {"C": STACK_C, "holdout": holdout}, "seed": seed,
+            "training_features": TRAIN_FEATURES,
         },
     }
     metrics["timings"] = timings
@@ -240,24 +277,33 @@ def command(
     cache_dir: Path = typer.Option(Path(".data/cache"), "--cache-dir", help="Where encoder features are cached."),
     seed: int = typer.Option(0, "--seed", help="Random seed (split, MLP init, batches)."),
     vader: bool = typer.Option(True, "--vader/--no-vader", help="Feed VADER scores to the stacker."),
+    oot_after: str = typer.Option(
+        OOT_AFTER, "--oot-after",
+        help="Tweets created on/after this UTC date are the out-of-time slice: left out of stage A and "
+             "scored by it (the shipped components are refitted on all rows). '' disables it.",
+    ),
 ) -> None:
-    """Train the default sentiment head; last line: holdout and val macro recall, seconds, size."""
+    """Train the default sentiment head; last line: holdout, out-of-time and val macro recall, seconds, size."""
     import torch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(min(2, torch.get_num_threads()))
     started = time.perf_counter()
     train_path = data / TRAIN_FILE if data.is_dir() else data
-    texts, y = read_training_tsv(train_path)
+    texts, y, created = read_training_tsv(train_path)
     train_sha = sha256_file(train_path)
     t0 = time.perf_counter()
     feats = cached_features(texts, train_sha, cache_dir)
     feature_s = time.perf_counter() - t0
-    head, metrics = train_head(texts, y, feats, seed=seed, use_vader=vader)
+    oot = out_of_time_mask(created, oot_after) if oot_after else None
+    head, metrics = train_head(texts, y, feats, seed=seed, use_vader=vader, oot=oot)
+    if oot is not None:
+        metrics["oot_after"] = oot_after
     metrics["timings"]["features_s"] = feature_s
     head.save(out)
 
-    data_files = [{"path": str(train_path), "sha256": train_sha, "rows": len(texts), "role": "train"}]
+    data_files = [{"path": str(train_path), "sha256": train_sha, "rows": len(texts),
+                   "role": "train (stage A: rows created before oot_after; stage B: all rows)"}]
     val_dir = train_path.parent
     if (val_dir / VAL_TEXT).exists() and (val_dir / VAL_LABELS).exists():
         from models.sentiment.evaluate import evaluate, read_labelled
@@ -291,5 +337,6 @@ def command(
             print(f"{k}: {v}")
     print(f"timings: {json.dumps({k: round(v, 1) for k, v in metrics['timings'].items()})}")
     val_part = f" val_macro_recall={metrics['val_macro_recall']:.4f}" if "val_macro_recall" in metrics else ""
-    print(f"holdout_macro_recall={metrics['holdout_stack_cv_macro_recall']:.4f}{val_part} "
+    oot_part = f" oot_macro_recall={metrics['oot_macro_recall']:.4f}" if "oot_macro_recall" in metrics else ""
+    print(f"holdout_macro_recall={metrics['holdout_stack_cv_macro_recall']:.4f}{oot_part}{val_part} "
           f"seconds={total_s:.0f} artifact_bytes={size}")

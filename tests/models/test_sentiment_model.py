@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,3 +92,25 @@ def test_docs_example_runs() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "sentiment.md").read_text(encoding="utf-8")
     (example,) = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
     exec(compile(example, "docs/sentiment.md", "exec"), {})
+
+
+def test_provenance_records_out_of_time_protocol_and_eval_prints_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from models.sentiment.evaluate import command
+
+    prov = json.loads((models.sentiment.DEFAULT_ARTIFACT / "provenance.json").read_text())
+    m = prov["metrics"]
+    assert m["oot_after"] == "2015-09-10" and m["n_oot"] > 4000
+    assert m["n_stage_a"] + m["n_oot"] == m["n_train"]
+    assert 0.6 < m["oot_macro_recall"] < m["holdout_stack_cv_macro_recall"]
+    texts, labels = load_fixture()
+    (tmp_path / "t.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    (tmp_path / "l.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    command(texts=tmp_path / "t.txt", labels=tmp_path / "l.txt", label_map=None, model="default")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "cpu_s_per_1000_posts: encoder=" in lines[0]
+    last = dict(kv.split("=") for kv in lines[-1].split())
+    assert float(last["artifact_oot_macro_recall"]) == pytest.approx(m["oot_macro_recall"], abs=1e-4)
+    assert float(last["artifact_tweeteval_val_macro_recall"]) == pytest.approx(m["val_macro_recall"], abs=1e-4)
+    assert last["n"] == str(len(texts)) and float(last["macro_recall"]) >= 0.8
