@@ -145,16 +145,27 @@ def score_alerts(
 
 def load_posts(path: Path | str) -> tuple[list[Any], list[tuple[int, str]]]:
     """Valid posts of a JSONL/CSV replay file sorted by ``created_at`` (stable), and the
-    invalid records as ``(line, error)``."""
+    invalid records as ``(line, error)``.
+
+    Records are read by the replay connector and validated as :class:`RawPost`. The worker's
+    wall-clock age window on ``created_at`` is deliberately not applied: an evaluation replays
+    history, and detection runs on event time.
+    """
     from pydantic import ValidationError
 
-    from connectors.file_replay import _error_text, iter_records, parse_record
+    from connectors.file_replay import _error_text, iter_records
+    from pipeline.schema import RawPost
 
     posts = []
     invalid: list[tuple[int, str]] = []
     for lineno, _raw, record in iter_records(Path(path)):
         try:
-            posts.append(parse_record(record))
+            if isinstance(record, bytes):
+                posts.append(RawPost.model_validate_json(record))
+            elif "__invalid__" in record:
+                raise ValueError(record["__invalid__"])
+            else:
+                posts.append(RawPost.model_validate(record))
         except (ValidationError, ValueError) as exc:
             invalid.append((lineno, _error_text(exc)))
     posts.sort(key=lambda p: p.created_at)
