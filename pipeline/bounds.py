@@ -9,8 +9,10 @@ Why these defaults (see docs/security.md):
 
 - ``max_future_s`` 300: clocks of sources and collectors drift by seconds, not minutes; a post
   "from the future" beyond that is wrong or hostile, and would move event time forward.
-- ``max_age_days`` 1830 (5 years): older posts are not news for a listening tool, and keeping
-  one insert within ~61 monthly partitions keeps ClickHouse inserts far from its limits.
+- ``max_age_days`` 7305 (20 years): users replay and backfill real history (the public Twitter
+  corpora this project is evaluated on date from 2011-2015), so the horizon reaches back to the
+  first social posts, while dates like 0001-01-01 or the 1970 epoch are still refused. The sink
+  splits inserts by month, so a batch spanning many months cannot exceed ClickHouse's limits.
 - ``max_id_chars`` 512, ``max_field_chars`` 1024, ``max_list_items`` 256: generous for every
   real source (ids are < 100 chars, handles < 64, URLs < 500) and small enough that one post
   cannot blow up a row, a cursor or a label.
@@ -27,7 +29,7 @@ from typing import Any
 from pipeline.schema import MAX_TEXT_CHARS, RawPost
 
 DEFAULT_MAX_FUTURE_S = 300.0
-DEFAULT_MAX_AGE_DAYS = 1830.0
+DEFAULT_MAX_AGE_DAYS = 7305.0
 MAX_ID_CHARS = 512
 MAX_FIELD_CHARS = 1024
 MAX_LIST_ITEMS = 256

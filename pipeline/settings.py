@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     dlq_max_invalid_ratio: float = Field(0.5, gt=0, le=1, description="Stop if this share of a window is invalid.")
     dlq_max_consecutive: int = Field(1000, ge=1, description="Stop after this many invalid messages in a row.")
     post_max_future_s: float = Field(300.0, ge=0, description="Dead-letter posts dated more than this many seconds in the future (clock drift allowance; see pipeline/bounds.py).")
-    post_max_age_days: float = Field(1830.0, gt=0, description="Dead-letter posts older than this many days (raise it to backfill history).")
+    post_max_age_days: float = Field(7305.0, gt=0, description="Dead-letter posts older than this many days (20 years: replays of real history pass, epoch/0001 dates do not).")
 
     # --- Models
     brands_file: Path = Field(PACKAGE_CONFIG / "brands.yaml", description="Brand definitions (YAML).")

@@ -32,7 +32,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 HEALTHY = rss([(f"ok{i}", f"healthy item {i}", NOW - timedelta(minutes=10 - i)) for i in range(5)])
 OVERSIZE = rss([("big", "x" * (5 * 1024 * 1024), NOW - timedelta(minutes=3)),
                 ("small", "a normal item", NOW - timedelta(minutes=2))])
-OLD = rss([(f"old{i}", f"item {i}", datetime(2000 + i // 12, i % 12 + 1, 1, tzinfo=UTC)) for i in range(120)])
+OLD = rss([(f"old{i}", f"item {i}", datetime(1990 + i // 12, i % 12 + 1, 1, tzinfo=UTC)) for i in range(120)])  # 1990s: before the 20-year horizon
 FUTURE = rss([("future", "from 2100", datetime(2100, 1, 1, tzinfo=UTC))])
 
 
