@@ -66,7 +66,14 @@ burst of any length between a minute and an hour is judged on a window within ~2
 length (a scan over geometric window lengths)."""
 HISTORY_HOURS = 48  # the definition: median of the previous 48 hourly counts
 MIN_HISTORY_HOURS = 6  # the definition: at least 6 earlier hours, else the hour is not scored
-STATE_VERSION = 3
+PEAK_DAYS = 28
+"""Daily peaks kept for the empirical bar: four weeks (a bounded state that follows a subject's
+growth within a month, and enough days for a once-a-week quantile)."""
+MIN_PEAK_DAYS = 7
+"""The empirical bar needs a week of daily peaks: the budget is a rate per week, which cannot
+be read off less than a week of the subject's own behaviour (before that the parametric bar
+stands)."""
+STATE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,11 @@ class _Subject:
     """Per window length (buckets, as a string): counts of its past aligned, non-overlapping
     blocks over the last 48 h, the last one still accumulating (for the dispersion)."""
     block_idx: dict[str, int] = field(default_factory=dict)
+    day_idx: int | None = None  # UTC day whose peak score is accumulating
+    day_peak: float = 0.0
+    peaks: list[float] = field(default_factory=list)
+    """Peak score (max over windows of count / crisis count) of each past UTC day, oldest
+    first, at most :data:`PEAK_DAYS` (the empirical null, :func:`empirical_bar`)."""
 
 
 def _fmt_window(window_s: int) -> str:
@@ -194,6 +206,24 @@ def dispersion(blocks: list[float]) -> float:
     q1, _, q3 = statistics.quantiles(blocks, n=4)
     mean = statistics.fmean(blocks)
     return max(1.0, ((q3 - q1) / 1.349) ** 2 / mean) if mean > 0 else 1.0
+
+
+def empirical_bar(peaks: list[float], budget_per_week: float) -> float:
+    """How far above its crisis count a subject must go so that its own past would have crossed
+    the bar on at most ``budget_per_week`` days a week (1 = the user's sensitivity stands).
+
+    ``peaks`` are the subject's daily peak scores (count / crisis count, the worst window of
+    the day); the bar is the ``k+1``-th largest of them with ``k = floor(budget x days / 7)``,
+    so at most ``k`` past days exceed it: an empirical null in place of the Poisson one, for
+    streams whose ordinary days hold 3x-100x excursions. Before :data:`MIN_PEAK_DAYS` days the
+    parametric bar stands.
+    """
+    if len(peaks) < MIN_PEAK_DAYS:
+        return 1.0
+    k = math.floor(budget_per_week * len(peaks) / 7)
+    if k >= len(peaks):
+        return 1.0
+    return max(1.0, sorted(peaks, reverse=True)[k])
 
 
 def usual_rate(hours: list[float], crisis_rate: float) -> float:
@@ -298,14 +328,17 @@ class SpikeMonitor:
         sens = self.sensitivity_of(subject)
         usual = statistics.median(s.hours)  # per hour, the definition's m
         null = usual_rate(s.hours, sens.crisis_rate(usual))
+        bar = empirical_bar(s.peaks, self.false_alerts_per_week)
         best: tuple[float, int, float, float] | None = None  # (llr, window, count, need)
         quiet = True
+        peak = 0.0
         for n in self.windows:
             if n > len(s.recent):
                 continue
             w_h = n * self.bucket_s / HOUR_S
-            need = crisis_count(sens, usual, w_h)
             c = sum(s.recent[-n:])
+            peak = max(peak, c / crisis_count(sens, usual, w_h))
+            need = bar * crisis_count(sens, usual, w_h)
             llr = c * math.log(need / (null * w_h)) - (need - null * w_h)
             if llr > 0:
                 quiet = False
@@ -313,6 +346,7 @@ class SpikeMonitor:
                 llr /= dispersion(s.blocks[str(n)][:-1])
             if c > need and llr >= self.evidence and (best is None or llr > best[0]):
                 best = (llr, n, c, need)
+        self._record_peak(s, idx, peak)
         if s.in_excursion:
             if quiet:
                 s.in_excursion = False
@@ -322,6 +356,16 @@ class SpikeMonitor:
         s.in_excursion = True
         _, n, c, need = best
         return self._detection(subject, s, idx, n, c, usual, need, null)
+
+    def _record_peak(self, s: _Subject, idx: int, peak: float) -> None:
+        day = idx * self.bucket_s // 86_400
+        if s.day_idx is not None and day != s.day_idx:
+            s.peaks.append(s.day_peak)
+            s.peaks.extend([0.0] * min(day - s.day_idx - 1, PEAK_DAYS))  # silent days: no peak
+            del s.peaks[:-PEAK_DAYS]
+            s.day_peak = 0.0
+        s.day_idx = day
+        s.day_peak = max(s.day_peak, peak)
 
     def _detection(
         self, subject: str, s: _Subject, idx: int, n: int, c: float, usual: float,
