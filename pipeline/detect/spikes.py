@@ -7,7 +7,8 @@ of the previous 48 hourly counts. This module asks the same question *while it h
 * **Baseline** ``m``: the median of the subject's previous (up to) 48 complete UTC-hour counts,
   empty hours counting 0, at least 6 of them, exactly as the definition. Not seasonal: the
   definition compares an hour with the plain 48-h median, so a time-of-day profile would raise
-  the bar in busy hours that the definition calls crises (and lower it at night).
+  the bar in busy hours that the definition calls crises (and lower it at night). Only the
+  windows shorter than the hour turn seasonal, after a week (below).
 * **Evidence** over a few windows ending now (5 min, 15 min, 1 h: see :data:`WINDOWS_S`).
   A window of ``w`` hours holding ``c`` negatives alerts when both hold:
 
@@ -27,8 +28,12 @@ of the previous 48 hourly counts. This module asks the same question *while it h
     so a brand whose talk comes in retweet cascades needs more to alert on 5 minutes. The hour
     window is the definition itself and is judged as such (its dispersion would mostly be the
     daily cycle, which the definition deliberately ignores). The bound holds for Poisson
-    noise; on real, over-dispersed streams the effect size is what keeps false alarms rare
-    (measured in ``docs/spikes.md``).
+    noise; real streams are over-dispersed, hence the next point.
+* **Calibrated to the subject's own past** (:mod:`pipeline.detect.spike_null`): from a week
+  of history on, a window must also exceed its crisis count by the *empirical bar*, the factor
+  the subject's own daily peaks crossed on at most ``budget`` days a week (the stated rate,
+  measured instead of assumed: real streams hold 3x-100x excursions on ordinary days), and
+  the windows shorter than the hour take the usual count of this hour of the day.
 * **Once per excursion**: after an alert the subject stays in its excursion until, on every
   window, the evidence favours the usual rate again (log-likelihood ratio <= 0).
 
@@ -46,16 +51,18 @@ from typing import Any
 
 from scipy.special import pdtrc
 
+from pipeline.detect.spike_null import (
+    PEAK_DAYS,
+    SEASON_HOURS,
+    dispersion,
+    empirical_bar,
+    seasonal_usual,
+    usual_rate,
+)
+
 __all__ = [
-    "WINDOWS_S",
-    "Detection",
-    "Sensitivity",
-    "SpikeMonitor",
-    "brand_overrides",
-    "crisis_count",
-    "dispersion",
-    "severity_of",
-    "usual_rate",
+    "WINDOWS_S", "Detection", "Sensitivity", "SpikeMonitor", "brand_overrides", "crisis_count",
+    "dispersion", "empirical_bar", "seasonal_usual", "severity_of", "usual_rate",
 ]
 
 HOUR_S = 3600
@@ -66,7 +73,7 @@ burst of any length between a minute and an hour is judged on a window within ~2
 length (a scan over geometric window lengths)."""
 HISTORY_HOURS = 48  # the definition: median of the previous 48 hourly counts
 MIN_HISTORY_HOURS = 6  # the definition: at least 6 earlier hours, else the hour is not scored
-STATE_VERSION = 3
+STATE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,11 @@ class _Subject:
     """Per window length (buckets, as a string): counts of its past aligned, non-overlapping
     blocks over the last 48 h, the last one still accumulating (for the dispersion)."""
     block_idx: dict[str, int] = field(default_factory=dict)
+    week_hours: list[float] = field(default_factory=list)  # last SEASON_HOURS complete hours
+    day_idx: int | None = None  # UTC day whose peak score is accumulating
+    day_peak: float = 0.0
+    peaks: list[float] = field(default_factory=list)
+    """Peak score (count / crisis count, worst window) of each past UTC day, oldest first."""
 
 
 def _fmt_window(window_s: int) -> str:
@@ -181,28 +193,6 @@ def crisis_count(sens: Sensitivity, usual_per_hour: float, window_h: float) -> f
     """
     usual = usual_per_hour * window_h
     return max(sens.ratio * usual, usual + sens.excess_per_hour)
-
-
-def dispersion(blocks: list[float]) -> float:
-    """Quasi-Poisson dispersion of window counts: robust variance / mean, at least 1.
-
-    The variance is the interquartile range scaled to a normal standard deviation (a past
-    crisis does not inflate it); Poisson counts give about 1, bursty or cyclic streams more.
-    """
-    if len(blocks) < 8:  # too few past windows for quartiles: Poisson
-        return 1.0
-    q1, _, q3 = statistics.quantiles(blocks, n=4)
-    mean = statistics.fmean(blocks)
-    return max(1.0, ((q3 - q1) / 1.349) ** 2 / mean) if mean > 0 else 1.0
-
-
-def usual_rate(hours: list[float], crisis_rate: float) -> float:
-    """Usual rate under the null hypothesis (per hour): the mean of the hourly counts, each
-    capped at the crisis rate (a past crisis moves it by a bounded amount), never below the
-    median (the definition's usual rate) nor below half a mention over the history (an empty
-    history is not a zero rate, and the likelihood ratio stays finite)."""
-    capped = statistics.fmean(min(c, crisis_rate) for c in hours)
-    return max(statistics.median(hours), capped, 0.5 / len(hours))
 
 
 class SpikeMonitor:
@@ -272,6 +262,9 @@ class SpikeMonitor:
                 s.hours.append(0.0)
                 s.hours_total.append(0.0)
             del s.hours[:-HISTORY_HOURS], s.hours_total[:-HISTORY_HOURS]
+            s.week_hours.append(s.hour_neg)
+            s.week_hours.extend([0.0] * min(hour - s.hour_idx - 1, SEASON_HOURS))
+            del s.week_hours[:-SEASON_HOURS]
             s.hour_idx, s.hour_neg, s.hour_total = hour, 0.0, 0.0
         s.hour_neg += negative
         s.hour_total += total
@@ -298,21 +291,31 @@ class SpikeMonitor:
         sens = self.sensitivity_of(subject)
         usual = statistics.median(s.hours)  # per hour, the definition's m
         null = usual_rate(s.hours, sens.crisis_rate(usual))
-        best: tuple[float, int, float, float] | None = None  # (llr, window, count, need)
+        bar = empirical_bar(s.peaks, self.false_alerts_per_week)
+        slot = seasonal_usual(s.week_hours)
+        best: tuple[float, int, float, float, float, float] | None = None
+        # (llr, window, count, need, usual, null) of the strongest window that alerts
         quiet = True
+        peak = 0.0
         for n in self.windows:
             if n > len(s.recent):
                 continue
             w_h = n * self.bucket_s / HOUR_S
-            need = crisis_count(sens, usual, w_h)
             c = sum(s.recent[-n:])
-            llr = c * math.log(need / (null * w_h)) - (need - null * w_h)
+            u, nu = usual, null
+            if slot is not None and n < self.windows[-1]:  # this hour of the day, not the 48 h
+                u = statistics.median(slot)
+                nu = usual_rate(slot, sens.crisis_rate(u))
+            peak = max(peak, c / crisis_count(sens, u, w_h))
+            need = bar * crisis_count(sens, u, w_h)
+            llr = c * math.log(need / (nu * w_h)) - (need - nu * w_h)
             if llr > 0:
                 quiet = False
             if n < self.windows[-1]:  # shorter than the hour: over the stream's own burstiness
                 llr /= dispersion(s.blocks[str(n)][:-1])
             if c > need and llr >= self.evidence and (best is None or llr > best[0]):
-                best = (llr, n, c, need)
+                best = (llr, n, c, need, u, nu)
+        self._record_peak(s, idx, peak)
         if s.in_excursion:
             if quiet:
                 s.in_excursion = False
@@ -320,8 +323,18 @@ class SpikeMonitor:
         if best is None:
             return None
         s.in_excursion = True
-        _, n, c, need = best
-        return self._detection(subject, s, idx, n, c, usual, need, null)
+        _, n, c, need, u, nu = best
+        return self._detection(subject, s, idx, n, c, u, need, nu)
+
+    def _record_peak(self, s: _Subject, idx: int, peak: float) -> None:
+        day = idx * self.bucket_s // 86_400
+        if s.day_idx is not None and day != s.day_idx:
+            s.peaks.append(s.day_peak)
+            s.peaks.extend([0.0] * min(day - s.day_idx - 1, PEAK_DAYS))  # silent days: no peak
+            del s.peaks[:-PEAK_DAYS]
+            s.day_peak = 0.0
+        s.day_idx = day
+        s.day_peak = max(s.day_peak, peak)
 
     def _detection(
         self, subject: str, s: _Subject, idx: int, n: int, c: float, usual: float,
