@@ -22,7 +22,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.alerts import render
-from pipeline.alerts.channels import WebhookChannel
 from pipeline.alerts.cli import alerts_app
 from pipeline.alerts.dispatcher import AlertDispatcher
 from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
@@ -124,6 +123,8 @@ def test_alert_email_to_acknowledged_incident(world: dict[str, Any], device: str
         page = browser.new_page(viewport={"width": width, "height": height})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text)  # CSP refusals too (a 401 before the key is expected)
+                if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
         page.goto(link)
         expect(page.locator("#token-dialog")).to_be_visible()
         expect(page.locator("#token-reason")).to_have_text("Paste the access key your admin gave you.")
@@ -168,6 +169,14 @@ def test_alert_email_to_acknowledged_incident(world: dict[str, Any], device: str
         expect(page.locator("#this-alert [data-acked=true]")).to_have_text("acknowledged by Ana Ruiz")
         assert no_sideways_scroll(page), device
         page.screenshot(path=shot("4-acknowledged"), full_page=False)
+
+        for name, view in (("health", "#/"), ("alerts", "#/alerts?show=all"), ("posts", "#/posts?brand=acme"),
+                           ("trending", "#/trending"), ("voices", "#/voices?subject=acme")):
+            page.goto(world["base"] + "/" + view)
+            page.wait_for_selector(f"main#view[data-page={name}]")
+            page.screenshot(path=shot(f"5-{name}"), full_page=False)
+            assert no_sideways_scroll(page), (device, view)
+        expect(page.locator("#voices-table tbody tr")).to_have_count(2)
         browser.close()
     assert not errors, errors
 

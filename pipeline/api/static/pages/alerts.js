@@ -7,7 +7,7 @@ const isDigest = (x) => x.kind === "rising_voice" && x.subject.id.startsWith("vo
 
 function title(x) {
   const brand = x.subject.brand_id || (x.subject.kind === "brand" ? x.subject.id : null);
-  if (isDigest(x)) return `${KIND.rising_voice} · ${brand || "all subjects"}`;
+  if (isDigest(x)) return `rising voices · ${brand || "all subjects"}`;
   if (x.subject.kind === "brand") return `${KIND[x.kind] || x.kind} · ${x.subject.id}`;
   return `${KIND[x.kind] || x.kind} · ${brand || x.subject.id}`;
 }

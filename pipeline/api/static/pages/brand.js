@@ -85,11 +85,11 @@ routes.brands = async (view, route) => {
   const brandSel = h("select", { id: "brand-select", "aria-label": "Brand", onchange: (e) => go("brands", [e.target.value], without(route.params, "alert", "at")) },
     health.items.map((b) => h("option", { value: b.id, selected: b.id === id ? "selected" : null }, b.name)));
   view.replaceChildren(
+    markedAlert ? h("div", { class: "this-alert", id: "this-alert" }, alertCard(markedAlert, { compact: true })) : null,
     healthCards(health.items, r, id),
     h("div", { class: "toolbar" }, h("label", { for: "brand-select" }, "Brand"), brandSel,
       rangePicker(r, (p) => nav({ ...without(route.params, "at"), ...p })),
       h("span", { class: "muted", id: "range-text" }, `${time(o.from)} – ${time(o.to)} · ${o.interval_s / 60}-minute bars`)),
-    markedAlert ? h("div", { class: "this-alert", id: "this-alert" }, alertCard(markedAlert, { compact: true })) : null,
     h("div", { class: "kpis" },
       kpi("Mentions", fmt(o.totals.mentions), "total-mentions", `${signed(me.change.mentions, true)} vs previous period`),
       kpi("Negative", fmt(o.totals.negative), "negative-mentions", `${signed(me.change.negative)} vs previous period`),
