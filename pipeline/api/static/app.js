@@ -93,8 +93,9 @@ export function showError(e) {
 }
 
 let rendering = null;
+let again = false;
 export async function render() {
-  if (rendering) return rendering;
+  if (rendering) { again = true; return rendering; }  // a newer URL arrived: render it after this one
   rendering = (async () => {
     const route = parseRoute();
     const page = routes[route.name] || routes.health;
@@ -120,7 +121,10 @@ export async function render() {
       }
     }
   })();
-  try { await rendering; } finally { rendering = null; }
+  try { await rendering; } finally {
+    rendering = null;
+    if (again) { again = false; render(); }
+  }
 }
 
 function start() {

@@ -69,9 +69,10 @@ export function volumeChart(o, alerts, opts = {}) {
         if (opts.onZoom) opts.onZoom(Math.floor(a / step) * step, Math.ceil(b / step) * step);
       }],
       ready: [(u) => {
-        u.over.addEventListener("click", () => {
-          const i = u.cursor.idx;
-          if (i !== null && i !== undefined && opts.onPick && u.select.width < 8) opts.onPick(xs[i]);
+        u.over.addEventListener("click", (e) => {  // the bar under the pointer (bars span [t, t + step))
+          const v = u.posToVal(e.clientX - u.over.getBoundingClientRect().left, "x");
+          const t = Math.floor(v / step) * step;
+          if (opts.onPick && u.select.width < 8 && xs.includes(t)) opts.onPick(t);
         });
       }],
     },
