@@ -109,7 +109,9 @@ export async function render() {
     try {
       if (!state.me) state.me = await api("/me");
       await page(view, route);
+      if (view.dataset.page !== route.name || view.dataset.path !== route.parts.join("/")) window.scrollTo(0, 0);
       view.dataset.page = route.name;
+      view.dataset.path = route.parts.join("/");
       document.getElementById("updated").textContent = "updated " + new Date().toISOString().slice(11, 16) + " UTC";
     } catch (e) {
       if (e instanceof AuthNeeded) {
