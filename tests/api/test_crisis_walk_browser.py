@@ -140,7 +140,8 @@ def test_alert_email_to_acknowledged_incident(world: dict[str, Any], device: str
     shot = lambda step: str(SHOTS / f"crisis-{device}-{step}.png")  # noqa: E731
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": width, "height": height})
+        # a reader far from UTC: every time on the page, the chart's axis included, is still UTC
+        page = browser.new_page(viewport={"width": width, "height": height}, timezone_id="America/Los_Angeles")
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text)  # CSP refusals too (a 401 before the key is expected)
@@ -157,6 +158,8 @@ def test_alert_email_to_acknowledged_incident(world: dict[str, Any], device: str
         expect(marker).to_have_count(1)
         assert marker.bounding_box()["width"] > 3  # type: ignore[index]
         expect(page.locator("[data-kpi=negative-mentions]")).to_have_text("4")  # a1-a4; x1 at 10:45 is after the range
+        expect(page.locator("#range-text")).to_contain_text("2026-03-02 09:00 UTC – 2026-03-02 10:45 UTC")
+        assert page.input_value("#range-from") == "2026-03-02T09:00"
         assert no_sideways_scroll(page), device
         page.screenshot(path=shot("1-brand-view"), full_page=False)
 
