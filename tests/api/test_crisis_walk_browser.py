@@ -201,6 +201,9 @@ def test_alert_email_to_acknowledged_incident(world: dict[str, Any], device: str
             assert page.evaluate(LOW_CONTRAST_JS) == [], (device, view)
             assert no_sideways_scroll(page), (device, view)
         expect(page.locator("#voices-table tbody tr")).to_have_count(2)
+        page.goto(f"{world['base']}/#/alerts/{delivered.id}")  # one alert, by its link
+        expect(page.locator(f"article[data-alert='{delivered.id}']")).to_contain_text("acknowledged by Ana Ruiz")
+        expect(page.locator("#alert-list article")).to_have_count(0)
 
         # the chart: click a bar for its posts, drag across bars to zoom (the range goes into the URL)
         page.goto(link)
