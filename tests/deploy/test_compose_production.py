@@ -147,3 +147,5 @@ def test_env_example_sets_up_tokens_and_names_real_variables() -> None:
     for key in ("HYPERMICRO_API_READ_TOKENS", "HYPERMICRO_API_ADMIN_TOKENS"):
         tokens = json.loads(assigned[key])
         assert isinstance(tokens, list) and tokens
+    named = json.loads(assigned["HYPERMICRO_API_TOKENS"])  # one key per person, with a name
+    assert named and all(t["name"] and t["token"] and t["scope"] in ("read", "act", "admin") for t in named)
