@@ -1,0 +1,120 @@
+"""What rostered voices posted: the reads behind owner suggestions, the voice profile, the
+negative-post watch and the per-owner digest (``posts`` filtered by ``source:author_id``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pipeline.storage.backend import ClickHouse
+
+_OF = "has({acc:Array(String)}, concat(source, ':', author_id))"
+
+
+class VoicePosts:
+    """Posts of rostered voices (read-only)."""
+
+    def __init__(self, ch: ClickHouse) -> None:
+        self.ch = ch
+
+    def find_authors(self, handle: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Accounts whose handle is ``handle`` (any source, ``@`` and case ignored), busiest first."""
+        return self.ch.query(
+            """
+            SELECT source, author_id, any(author_handle) AS handle, any(author_name) AS name,
+                   max(author_followers) AS followers, count() AS posts, max(created_at) AS last_post
+            FROM posts WHERE lower(author_handle) = lower({h:String})
+            GROUP BY source, author_id ORDER BY posts DESC, source, author_id LIMIT {n:UInt32}
+            """, {"h": handle.strip().lstrip("@"), "n": limit})
+
+    def author(self, source: str, author_id: str) -> dict[str, Any] | None:
+        """Handle and name of one account, from its newest stored post."""
+        rows = self.ch.query(
+            "SELECT author_handle AS handle, author_name AS name FROM posts "
+            "WHERE source = {s:String} AND author_id = {a:String} ORDER BY created_at DESC LIMIT 1",
+            {"s": source, "a": author_id})
+        return rows[0] if rows else None
+
+    def activity(self, accounts: Sequence[str], since: datetime) -> tuple[dict[str, int], dict[str, int]]:
+        """(posts per topic, posts per brand) of ``accounts`` since ``since``."""
+        rows = self.ch.query(
+            f"""
+            SELECT 't' AS k, arrayJoin(topics) AS subject, uniqExact(id) AS n FROM posts
+            WHERE {_OF} AND created_at >= {{since:DateTime}} GROUP BY subject
+            UNION ALL
+            SELECT 'b' AS k, arrayJoin(brands) AS subject, uniqExact(id) AS n FROM posts
+            WHERE {_OF} AND created_at >= {{since:DateTime}} GROUP BY subject
+            """, {"acc": list(accounts), "since": since})
+        topics = {r["subject"]: int(r["n"]) for r in rows if r["k"] == "t"}
+        brands = {r["subject"]: int(r["n"]) for r in rows if r["k"] == "b"}
+        return topics, brands
+
+    def negative_since(self, accounts: Sequence[str], version: int, limit: int = 500) -> list[dict[str, Any]]:
+        """Posts by ``accounts`` stored after ``version`` that are negative about a brand."""
+        return self.ch.query(
+            f"""
+            SELECT id, source, author_id, author_handle, text, url, created_at, brands, brand_sentiments, _version
+            FROM posts WHERE _version > {{v:UInt64}} AND {_OF} AND has(brand_sentiments, 'negative')
+            ORDER BY _version LIMIT {{n:UInt32}}
+            """, {"acc": list(accounts), "v": version, "n": limit})
+
+    def max_version(self) -> int:
+        rows = self.ch.query("SELECT max(_version) AS v FROM posts")
+        return int(rows[0]["v"] or 0) if rows else 0
+
+    def recent(self, accounts: Sequence[str], limit: int = 20, since: datetime | None = None,
+               relevant_only: bool = True) -> list[dict[str, Any]]:
+        """Newest posts of ``accounts`` (about a brand or topic of ours unless ``relevant_only`` is
+        False), with the sentiment toward each brand."""
+        cond = f"{_OF}" + (" AND (notEmpty(brands) OR notEmpty(topics))" if relevant_only else "")
+        params: dict[str, Any] = {"acc": list(accounts), "n": limit}
+        if since is not None:
+            cond += " AND created_at >= {since:DateTime}"
+            params["since"] = since
+        return self.ch.query(
+            f"""
+            SELECT id, source, author_handle, created_at, text, url, brands, brand_sentiments, topics,
+                   sentiment_label, conversation_id, likes + reposts + replies + quotes AS engagement
+            FROM posts WHERE {cond} ORDER BY created_at DESC, id LIMIT 1 BY id LIMIT {{n:UInt32}}
+            """, params)
+
+    def conversations(self, accounts: Sequence[str], limit: int = 10) -> list[dict[str, Any]]:
+        """Conversations the voice takes part in, with their labels, busiest first."""
+        return self.ch.query(
+            f"""
+            SELECT p.conversation_id AS conversation_id, p.n AS posts, c.label AS label FROM (
+                SELECT conversation_id, uniqExact(id) AS n FROM posts
+                WHERE {_OF} AND conversation_id != '' GROUP BY conversation_id
+                ORDER BY n DESC, conversation_id LIMIT {{n:UInt32}}
+            ) AS p LEFT JOIN (
+                SELECT conversation_id, any(label) AS label FROM conversations GROUP BY conversation_id
+            ) AS c USING conversation_id ORDER BY posts DESC, conversation_id
+            """, {"acc": list(accounts), "n": limit})
+
+    def attention(self, accounts: Sequence[str], since: datetime) -> list[dict[str, Any]]:
+        """Posts and engagement (likes + reposts + replies + quotes) per day since ``since``."""
+        return self.ch.query(
+            f"""
+            SELECT toDate(t) AS day, uniqExact(id) AS posts, sum(e) AS engagement FROM (
+                SELECT id, any(created_at) AS t, max(likes + reposts + replies + quotes) AS e
+                FROM posts WHERE {_OF} AND created_at >= {{since:DateTime}} GROUP BY id
+            ) GROUP BY day ORDER BY day
+            """, {"acc": list(accounts), "since": since})
+
+    def amplifiers(self, author_ids: Sequence[str], handles: Sequence[str], limit: int = 10) -> list[dict[str, Any]]:
+        """Others who repost, reply to or quote the voice, most often first."""
+        return self.ch.query(
+            """
+            SELECT author_handle AS handle, source, uniqExact(id) AS times,
+                   uniqExactIf(id, repost_of_author != '') AS reposts,
+                   uniqExactIf(id, reply_to_author != '') AS replies,
+                   uniqExactIf(id, quote_of_author != '') AS quotes
+            FROM posts
+            WHERE (has({ids:Array(String)}, repost_of_author) OR has({ids:Array(String)}, reply_to_author)
+                   OR has({ids:Array(String)}, quote_of_author)
+                   OR has({hs:Array(String)}, lower(repost_of_author)) OR has({hs:Array(String)}, lower(reply_to_author))
+                   OR has({hs:Array(String)}, lower(quote_of_author)))
+              AND NOT has({ids:Array(String)}, author_id)
+            GROUP BY author_handle, source ORDER BY times DESC, handle LIMIT {n:UInt32}
+            """, {"ids": list(author_ids), "hs": [h.lstrip("@").lower() for h in handles], "n": limit})
