@@ -24,6 +24,8 @@ KIND_TITLE: dict[str, str] = {
     "negative_spike": "Negative spike",
     "rising_voice": "Rising voice",
     "trending_conversation": "Trending conversation",
+    "voice_negative": "Your voice turned negative",
+    "owner_digest": "Your voices",
 }
 MAX_EVIDENCE_ITEMS = 5
 MAX_KEY_TERMS = 10

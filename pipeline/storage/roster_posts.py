@@ -4,7 +4,7 @@ negative-post watch and the per-owner digest (``posts`` filtered by ``source:aut
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.storage.backend import ClickHouse
@@ -36,8 +36,12 @@ class VoicePosts:
             {"s": source, "a": author_id})
         return rows[0] if rows else None
 
-    def activity(self, accounts: Sequence[str], since: datetime) -> tuple[dict[str, int], dict[str, int]]:
-        """(posts per topic, posts per brand) of ``accounts`` since ``since``."""
+    def activity(self, accounts: Sequence[str], days: int = 30) -> tuple[dict[str, int], dict[str, int]]:
+        """(posts per topic, posts per brand) of ``accounts`` in the ``days`` before their newest post
+        (relative to the voice, so a replay of old posts reads the same as live ones)."""
+        since = self.ch.query(f"SELECT max(created_at) AS m, count() AS n FROM posts WHERE {_OF}", {"acc": list(accounts)})
+        if not since or not int(since[0]["n"]):
+            return {}, {}
         rows = self.ch.query(
             f"""
             SELECT 't' AS k, arrayJoin(topics) AS subject, uniqExact(id) AS n FROM posts
@@ -45,7 +49,7 @@ class VoicePosts:
             UNION ALL
             SELECT 'b' AS k, arrayJoin(brands) AS subject, uniqExact(id) AS n FROM posts
             WHERE {_OF} AND created_at >= {{since:DateTime}} GROUP BY subject
-            """, {"acc": list(accounts), "since": since})
+            """, {"acc": list(accounts), "since": since[0]["m"] - timedelta(days=days)})
         topics = {r["subject"]: int(r["n"]) for r in rows if r["k"] == "t"}
         brands = {r["subject"]: int(r["n"]) for r in rows if r["k"] == "b"}
         return topics, brands

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-
 from pipeline.relationships.model import Person, Voice
 from pipeline.storage.backend import ClickHouse
 from pipeline.storage.repository import Repository
@@ -51,7 +50,7 @@ def test_voice_posts_reads(ch: ClickHouse) -> None:  # noqa: F811
     posts = VoicePosts(ch)
     found = posts.find_authors("@H1")
     assert [(f["source"], f["author_id"], int(f["posts"])) for f in found] == [("test", "a1", 3)]
-    topics, brands = posts.activity(["test:a1"], T0 - timedelta(days=1))
+    topics, brands = posts.activity(["test:a1"])
     assert topics == {"pricing": 3} and brands == {"acme": 3}
     neg = posts.negative_since(["test:a1"], 0)
     assert sorted(r["id"] for r in neg) == ["test:1", "test:4", "test:7"]

@@ -1,0 +1,94 @@
+"""A rostered voice posting negatively about a brand is an alert to its owner, on the next
+detector pass after the post is stored ("one negative comment and a brand feels the heat").
+
+Runs on the leader inside the live detector's loop: each pass reads the posts stored since the
+last one by rostered accounts with a negative brand sentiment and emits one ``voice_negative``
+alert per post, carrying the post text, addressed to the voice's owner (``alert.owners``; the
+routing file says how that person is reached).  Alert ids are deterministic per post, so a
+redelivered post or a restart never alerts twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
+from pipeline.storage.roster import RosterStore
+from pipeline.storage.roster_posts import VoicePosts
+
+log = logging.getLogger(__name__)
+
+OVERLAP_US = 120 * 1_000_000
+"""Each pass re-reads two minutes of insert clock: batches written concurrently can commit a
+little out of ``_version`` order (seen post ids are skipped)."""
+START_BACK_US = 15 * 60 * 1_000_000
+"""A new leader looks 15 minutes back, so a post stored during a hand-over is not missed
+(already-raised alert ids are skipped)."""
+
+
+def negative_alert(row: dict[str, Any], voice: dict[str, Any], public_url: str) -> Alert:
+    """The alert for one negative post ``row`` by rostered ``voice``."""
+    brands = [b for b, s in zip(row["brands"], row["brand_sentiments"], strict=False) if s == "negative"]
+    handle = "@" + row["author_handle"].lstrip("@")
+    text = row["text"]
+    quoted = text if len(text) <= 500 else text[:499] + "…"
+    owner = voice["owner"]
+    who = f"{handle} ({voice['stage']}{', owned by ' + owner if owner else ', no owner yet'})"
+    return Alert(
+        id=Alert.make_id("voice_negative", f"{voice['voice_id']}|{row['id']}", row["created_at"]),
+        kind="voice_negative",
+        subject=Subject(kind="author", id=voice["voice_id"], brand_id=brands[0] if brands else None),
+        severity="warning", score=1.0,
+        window=AlertWindow(start=row["created_at"], end=row["created_at"]),
+        observed=1.0, expected=0.0,
+        explanation=f"{who} posted negatively about {', '.join(brands)}: \u201c{quoted}\u201d",
+        evidence=Evidence(
+            post_ids=[row["id"]], authors=[handle],
+            samples=[SamplePost(id=row["id"], author=handle, text=text[:2000], url=row["url"])],
+            links=[f"{public_url.rstrip('/')}/#/roster/{voice['voice_id']}"],
+            details={"brands": brands, "stage": voice["stage"]},
+        ),
+        owners=[owner] if owner else [],
+    )
+
+
+class RosterWatch:
+    """Per-pass check of newly stored posts by rostered voices."""
+
+    def __init__(self, public_url: str) -> None:
+        self.public_url = public_url
+        self.version: int | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def _scan(self, repo: Any) -> list[Alert]:
+        accounts = RosterStore(repo.ch).all_accounts()
+        posts = VoicePosts(repo.ch)
+        stored_until = posts.max_version()
+        if self.version is None:
+            self.version = max(0, stored_until - START_BACK_US)
+        since, self.version = self.version, max(self.version, stored_until)
+        if not accounts:
+            return []
+        rows = posts.negative_since(list(accounts), max(0, since - OVERLAP_US))
+        alerts = []
+        for row in rows:
+            if row["id"] in self._seen:
+                continue
+            self._seen[row["id"]] = None
+            if len(self._seen) > 50_000:
+                self._seen.popitem(last=False)
+            voice = accounts.get(f"{row['source']}:{row['author_id']}")
+            if voice is not None:
+                alerts.append(negative_alert(row, voice, self.public_url))
+        stored = repo.stored_alert_ids([a.id for a in alerts])
+        return [a for a in alerts if a.id not in stored]
+
+    async def tick(self, repo: Any, emit: Callable[[Alert], Awaitable[Any]]) -> int:
+        """Emit an alert for each new negative post by a rostered voice; returns how many."""
+        alerts = await asyncio.get_running_loop().run_in_executor(None, self._scan, repo)
+        for alert in alerts:
+            await emit(alert)
+        return len(alerts)
