@@ -9,11 +9,33 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_CONFIG = Path(__file__).parent / "config"
 _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,200}")
+
+
+class ApiToken(BaseModel):
+    """One person's API access key (``HYPERMICRO_API_TOKENS`` is a JSON list of these)."""
+
+    name: str = Field(min_length=1, max_length=100, description="The person, recorded with what they do (e.g. who acknowledged).")
+    token: SecretStr = Field(description="The secret access key (at least 16 characters; never logged).")
+    scope: Literal["read", "act", "admin"] = Field("read", description="read < act (acknowledge, manage own) < admin.")
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if not v.strip() or any(ord(c) < 32 for c in v):
+            raise ValueError("must be a printable, non-blank name")
+        return v.strip()
+
+    @field_validator("token")
+    @classmethod
+    def _long(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return v
 
 
 class Settings(BaseSettings):
@@ -99,6 +121,8 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, description="API port.")
     api_read_tokens: list[SecretStr] = Field(default_factory=list, description="Tokens with read scope.")
     api_admin_tokens: list[SecretStr] = Field(default_factory=list, description="Tokens with admin scope.")
+    api_tokens: list[ApiToken] = Field(default_factory=list, description='Named access keys, JSON: [{"name": "Ana Ruiz", "token": "...", "scope": "read|act|admin"}]; the name is recorded with acknowledgements.')
+    api_open_reads: bool = Field(False, description="Reads need no token (acknowledging still does).")
 
     # --- Logging (read by the CLI before anything else; here so deployments can pass and check them)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Level of hypermicro's own loggers (libraries log from WARNING).")

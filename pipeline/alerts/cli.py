@@ -29,10 +29,9 @@ def _settings() -> Any:
 
 def state_dir_for(settings: Any, state_dir: Path | None = None) -> Path:
     """Where the alert SQLite state lives."""
-    if state_dir is not None:
-        return state_dir
-    configured = getattr(settings, "alert_state_dir", None)
-    return Path(configured) if configured else Path(settings.worker_data_dir) / "alerts"
+    from pipeline.alerts.acks import state_dir as configured_state_dir
+
+    return state_dir if state_dir is not None else configured_state_dir(settings)
 
 
 def _iso(value: Any) -> str:

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pipeline.alerts.acks import INCIDENTS_DB, AckFeed
 from pipeline.alerts.channels import (
     AlertChannel,
     DeliveryError,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INCIDENTS_DB = "incidents.sqlite3"
 OUTBOX_DB = "outbox.sqlite3"
 
 
@@ -141,6 +141,7 @@ class AlertDispatcher:
         sink_timeout_s: float = 10.0,
         prune_interval_s: float = 3600.0,
         clock: Callable[[], datetime] = utcnow,
+        ack_feed: AckFeed | None = None,
     ) -> None:
         router.check_channels(channels)
         self.channels = dict(channels)
@@ -156,6 +157,8 @@ class AlertDispatcher:
         self.sink_timeout_s = sink_timeout_s
         self.prune_interval_s = prune_interval_s
         self.clock = clock
+        self.ack_feed = ack_feed
+        self._acks_since: datetime | None = None
         self._lock = threading.Lock()
         self._queues: dict[str, asyncio.Queue[int]] = {}
         self._queued: set[int] = set()
@@ -227,6 +230,7 @@ class AlertDispatcher:
         """Admit one alert: decide, annotate (incident_id, owners), queue its deliveries.
         Delivery happens in the background (see :meth:`start`); channel failures never
         propagate here."""
+        await self.sync_acks()
         annotated, deliver, reason, entries = self._admit(alert)
         if self._running:
             for entry_id, channel in entries:
@@ -252,6 +256,26 @@ class AlertDispatcher:
         await self._record(annotated, deliver, reason)
         await asyncio.gather(*(self._deliver_id(entry_id) for entry_id, _ in entries))
         return annotated if deliver else None
+
+    async def sync_acks(self) -> int:
+        """Apply acknowledgements made elsewhere (the API, via ``ack_feed``) to the incident book,
+        so an acknowledged incident stops paging at once; returns incidents changed. A failing
+        feed is logged and retried at the next pass (see :mod:`pipeline.alerts.acks`)."""
+        if self.ack_feed is None:
+            return 0
+        try:
+            records = await asyncio.wait_for(self.ack_feed(self._acks_since), self.sink_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - acks arrive at the next pass; alerts must not wait
+            log.warning("could not read acknowledgements: %s", exc)
+            return 0
+        if not records:
+            return 0
+        with self._lock:
+            changed = self.incidents.apply_acks((r.incident_id, r.by, r.at) for r in records)
+        self._acks_since = max(r.at for r in records)
+        if changed:
+            log.info("applied %d acknowledgement(s) from the API", changed)
+        return changed
 
     def acknowledge(self, incident_id: str, by: str) -> bool:
         """Acknowledge an incident (quiet until it worsens). False if unknown."""
@@ -333,6 +357,7 @@ class AlertDispatcher:
         last_prune = 0.0
         while True:
             try:
+                await self.sync_acks()
                 self._enqueue_due()
                 now = self.clock().timestamp()
                 if now - last_prune >= self.prune_interval_s:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -308,6 +308,20 @@ class IncidentBook:
                 (by, ts, incident_id),
             )
             return cur.rowcount > 0
+
+    def apply_acks(self, acks: Iterable[tuple[str, str, datetime]]) -> int:
+        """Apply acknowledgements recorded elsewhere (``(incident_id, by, acked_at)``, e.g. by the
+        API in ClickHouse); one already applied (same or later ``acked_at``) is skipped, so
+        re-applying is harmless. Returns how many incidents changed."""
+        changed = 0
+        with self._tx() as db:
+            for incident_id, by, at in acks:
+                changed += db.execute(
+                    "UPDATE incidents SET acked = 1, acked_by = ?, acked_at = ?, ack_severity = peak_severity,"
+                    " ack_observed = peak_observed WHERE id = ? AND (acked_at IS NULL OR acked_at < ?)",
+                    (by, at.timestamp(), incident_id, at.timestamp() - 0.5),
+                ).rowcount
+        return changed
 
     def _status(self, row: sqlite3.Row, ts: float) -> IncidentStatus:
         if ts - row["last_seen_at"] > self.window_s:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from pipeline.alerts import escape
 from pipeline.schema import Alert, SamplePost, Subject
@@ -34,9 +36,27 @@ _SLACK_TEXT_LIMIT = 2900  # section text is limited to 3000 characters
 _SLACK_FIELD_LIMIT = 1900  # section fields: 2000 characters each
 
 
+CONTEXT_WINDOWS_BEFORE = 5
+"""The brand view opened from an alert shows this many window lengths before the spike, so the
+usual level it is compared with is on the chart too (and one window after it)."""
+
+
+def _link_time(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
 def dashboard_url(public_url: str, alert: Alert) -> str:
-    """Link to the alert in the dashboard: ``{public_url}/#/alerts/{id}``."""
-    return f"{public_url.rstrip('/')}/#/alerts/{alert.id}"
+    """Where the alert is explained in the dashboard. A brand's alert opens the brand view around
+    the alert's window with the spike marked (``#/brands/{id}?from=&to=&alert={id}``); others
+    open the alert itself (``#/alerts/{id}``)."""
+    base = public_url.rstrip("/")
+    brand = alert.subject.brand_id or (alert.subject.id if alert.subject.kind == "brand" else None)
+    if not brand or is_digest(alert):
+        return f"{base}/#/alerts/{quote(alert.id, safe='')}"
+    span = alert.window.end - alert.window.start
+    query = urlencode({"from": _link_time(alert.window.start - CONTEXT_WINDOWS_BEFORE * span),
+                       "to": _link_time(alert.window.end + span), "alert": alert.id}, safe=":")
+    return f"{base}/#/brands/{quote(brand, safe='')}?{query}"
 
 
 def subject_label(subject: Subject, names: Mapping[str, str] | None = None) -> str:
@@ -149,18 +169,27 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _sample_line(sample: SamplePost) -> str:
-    text = " ".join(sample.text.split())
-    return f"{handle(sample.author)}: {_clip(text, MAX_SAMPLE_CHARS)}" if sample.author else _clip(text, MAX_SAMPLE_CHARS)
+def sample_text(sample: SamplePost) -> str:
+    """``@handle: the post's text`` on one line, clipped (the link is shown beside it)."""
+    text = _clip(" ".join(sample.text.split()), MAX_SAMPLE_CHARS)
+    return f"{handle(sample.author)}: {text}" if sample.author else text
 
 
-def _evidence_rows(alert: Alert) -> list[tuple[str, list[str]]]:
+Item = str | tuple[str, str]
+"""An evidence item: text, or (text, link to it)."""
+
+
+def _sample_item(sample: SamplePost) -> Item:
+    return (sample_text(sample), sample.url) if sample.url else sample_text(sample)
+
+
+def _evidence_rows(alert: Alert) -> list[tuple[str, list[Item]]]:
     ev = alert.evidence
-    rows: list[tuple[str, list[str]]] = []
+    rows: list[tuple[str, list[Item]]] = []
     if ev.key_terms:
         rows.append(("Key terms", ev.key_terms[:MAX_KEY_TERMS]))
     if ev.samples:
-        rows.append(("Sample posts", [_sample_line(p) for p in ev.samples[:MAX_EVIDENCE_ITEMS]]))
+        rows.append(("Sample posts", [_sample_item(p) for p in ev.samples[:MAX_EVIDENCE_ITEMS]]))
     elif ev.post_ids:
         rows.append(("Top posts", ev.post_ids[:MAX_EVIDENCE_ITEMS]))
     if ev.authors:
@@ -172,7 +201,11 @@ def _evidence_rows(alert: Alert) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def _slack_item(item: str) -> str:
+def _slack_item(item: Item, plain: bool = False) -> str:
+    if isinstance(item, tuple):
+        return f"{_slack_escape(item[0])} {escape.slack_link(item[1])}"
+    if plain:
+        return _slack_escape(item)
     if item.startswith(("http://", "https://")):
         return escape.slack_link(item)  # the URL itself as the link text: never a disguised link
     return f"`{escape.slack_code(item)}`"
@@ -205,7 +238,7 @@ def slack_payload(alert: Alert, public_url: str, names: Mapping[str, str] | None
     for title, items in _evidence_rows(alert):
         sep = " · " if title == "Key terms" else "\n• "
         lead = "" if title == "Key terms" else "• "
-        shown = [_slack_escape(i) for i in items] if title in _PLAIN_ROWS else [_slack_item(i) for i in items]
+        shown = [_slack_item(i, title in _PLAIN_ROWS) for i in items]
         text = f"*{title}*\n{lead}" + sep.join(shown)
         detail.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, _SLACK_TEXT_LIMIT)}})
     detail.append({
@@ -249,7 +282,9 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
     if alert.evidence.negative_share is not None:
         lines.append(f"Negative share: {alert.evidence.negative_share:.0%}")
     for title, items in _evidence_rows(alert):
-        lines += ["", f"{title}:"] + [f"  - {i}" for i in items]
+        lines += ["", f"{title}:"]
+        for i in items:
+            lines += [f"  - {i[0]}", f"    {i[1]}"] if isinstance(i, tuple) else [f"  - {i}"]
     lines += ["", f"Open in dashboard: {url}", f"Alert {alert.id}"]
     if alert.incident_id:
         lines.append(f"Incident {alert.incident_id}")
@@ -276,15 +311,22 @@ def email_bodies(alert: Alert, public_url: str, names: Mapping[str, str] | None 
     parts += [f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows]
     parts.append("</table>")
     for title, items in _evidence_rows(alert):
-        lis = "".join(
-            f'<li><a href="{e(i)}">{e(i)}</a></li>' if i.startswith(("http://", "https://")) else f"<li>{e(i)}</li>"
-            for i in items
-        )
+        lis = "".join(_html_item(i) for i in items)
         parts.append(f"<h3>{e(title)}</h3><ul>{lis}</ul>")
     parts.append(f'<p><a href="{e(url)}">Open in dashboard</a></p>')
     ids = f"Alert {e(alert.id)}" + (f" · incident {e(alert.incident_id)}" if alert.incident_id else "")
     parts.append(f'<p style="color:#888">{ids}</p></div>')
     return text, "\n".join(parts)
+
+
+def _html_item(item: Item) -> str:
+    e = html.escape
+    if isinstance(item, tuple):
+        link = f' <a href="{e(item[1])}">open post</a>' if item[1].startswith(("http://", "https://")) else ""
+        return f"<li>{e(item[0])}{link}</li>"
+    if item.startswith(("http://", "https://")):
+        return f'<li><a href="{e(item)}">{e(item)}</a></li>'
+    return f"<li>{e(item)}</li>"
 
 
 def email_message(

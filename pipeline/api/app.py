@@ -5,8 +5,6 @@ because the backends are synchronous (and serialise their own calls).
 """
 # No ``from __future__ import annotations``: FastAPI must resolve the closures' annotations.
 
-import hashlib
-import hmac
 import inspect
 import logging
 import time
@@ -26,7 +24,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.alerts.acks import acknowledge_in_book
 from pipeline.api import queries as Q
+from pipeline.api.auth import Authenticator, Principal, require_act, require_read
 from pipeline.api.guard import MAX_BODY_BYTES, SecurityHeaders, method_label
 from pipeline.api.params import (
     ALERT_ID_PATTERN,
@@ -47,7 +47,6 @@ from pipeline.storage.backend import StorageError
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 API_PREFIX = "/api/v1"
 T = TypeVar("T")
 
@@ -70,53 +69,9 @@ To = Annotated[datetime | None, Query(alias="to", description="ISO 8601 end (exc
 class AckBody(BaseModel):
     """Optional details of an acknowledgement."""
 
-    by: str = Field("", max_length=200, description="Who acknowledges (shown with the token's fingerprint).")
+    by: str = Field("", max_length=200, description="Who acknowledges; ignored for a named access key "
+                    "(its person's name is recorded), shown with the fingerprint of an unnamed one.")
     note: str = Field("", max_length=2000, description="Free-text note.")
-
-
-class Auth:
-    """Bearer tokens with read and admin scopes (admin implies read), compared in constant time.
-
-    With no token configured at all, reads are open only when the API binds to a loopback address;
-    admin actions always need an admin token.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._read = [t.get_secret_value().encode() for t in settings.api_read_tokens if t.get_secret_value()]
-        self._admin = [t.get_secret_value().encode() for t in settings.api_admin_tokens if t.get_secret_value()]
-        self.open_read = not self._read and not self._admin and settings.api_host in LOOPBACK
-
-    @staticmethod
-    def _match(token: bytes, candidates: list[bytes]) -> bool:
-        found = False
-        for c in candidates:  # no early exit: time does not depend on which token matched
-            found |= hmac.compare_digest(token, c)
-        return found
-
-    def scopes(self, token: str | None) -> tuple[set[str], str]:
-        """Scopes granted and a principal name (token fingerprint); 401 for an unknown token."""
-        if token:
-            raw = token.encode()
-            principal = "token:" + hashlib.sha256(raw).hexdigest()[:8]
-            if self._match(raw, self._admin):
-                return {"read", "admin"}, principal
-            if self._match(raw, self._read):
-                return {"read"}, principal
-            raise ApiError(401, "invalid token")
-        return ({"read"} if self.open_read else set()), "anonymous"
-
-    def require(self, scope: str) -> Callable[..., Awaitable[str]]:
-        bearer = HTTPBearer(auto_error=False)
-
-        async def dependency(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
-            scopes, principal = self.scopes(creds.credentials if creds else None)
-            if scope in scopes:
-                return principal
-            if principal == "anonymous":
-                raise ApiError(401, "authentication required", f"send 'Authorization: Bearer <token>' with {scope} scope")
-            raise ApiError(403, "forbidden", f"this token lacks the {scope} scope")
-
-        return dependency
 
 
 def _error(status: int, message: str, detail: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -125,14 +80,14 @@ def _error(status: int, message: str, detail: Any = None, headers: dict[str, str
 
 def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
     """The API and dashboard. ``repo_provider`` returns the Repository (sync or awaitable)."""
-    auth = Auth(settings)
+    auth = Authenticator(settings)
     brands_cache: dict[str, Any] = {}
     app = FastAPI(title="hypermicro API", version="1", docs_url="/docs", openapi_url="/openapi.json",
                   max_body_size=MAX_BODY_BYTES,
                   description="Social-listening read API: brand overview, trending conversations, "
-                              "emerging voices, alerts and post search. Bearer-token auth (read/admin).")
-    read = Depends(auth.require("read"))
-    admin = auth.require("admin")
+                              "emerging voices, alerts and post search. Bearer-token auth (read/act/admin).")
+    app.state.auth = auth  # read by the dependencies in pipeline.api.auth
+    read = Depends(require_read)
 
     async def repo() -> Any:
         r = repo_provider()
@@ -206,8 +161,8 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
 
     @app.get(f"{API_PREFIX}/me", tags=["ops"], summary="Scopes of the presented token")
     async def me(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]) -> dict[str, Any]:
-        scopes, principal = auth.scopes(creds.credentials if creds else None)
-        return {"principal": principal, "scopes": sorted(scopes), "open_read": auth.open_read}
+        who = auth.principal(creds.credentials if creds else None)
+        return {"principal": who.name, "named": who.named, "scopes": sorted(who.scopes), "open_read": auth.open_read}
 
     # -- brands ----------------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/brands", tags=["brands"], dependencies=[read],
@@ -266,9 +221,9 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
         return {"items": items, "next_cursor": nxt.encode() if nxt else None}
 
     @app.post(f"{API_PREFIX}/alerts/{{alert_id}}/ack", tags=["alerts"],
-              summary="Acknowledge an alert (admin scope)")
+              summary="Acknowledge an alert and its incident: no more paging until it gets worse (act scope)")
     async def acknowledge(alert_id: Annotated[str, PathParam(pattern=ALERT_ID_PATTERN)],
-                          principal: Annotated[str, Depends(admin)], request: Request) -> dict[str, Any]:
+                          principal: Annotated[Principal, Depends(require_act)], request: Request) -> dict[str, Any]:
         body = await _ack_body(request)  # read only now: after the token was checked
         alert = await db(Q.get_alert, alert_id)
         if alert is None:
@@ -277,11 +232,18 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
             if value and any(ord(c) < 32 and c not in "\n\t" for c in value):
                 raise ApiError(422, "invalid request", [{"in": "body", "param": name,
                                                          "message": "control characters are not allowed"}])
-        who = f"{body.by} ({principal})" if body.by else principal
+        if principal.named:
+            who = principal.name
+        else:
+            who = f"{body.by} ({principal.name})" if body.by else principal.name
         r = await repo()
-        await run_in_threadpool(r.acknowledge, alert["incident_id"] or "", alert_id, who, body.note)
+        incident_id = alert["incident_id"] or ""
+        # the durable, shared record (the dispatcher applies it at its next pass; see pipeline.alerts.acks)
+        await run_in_threadpool(r.acknowledge, incident_id, alert_id, who, body.note)
+        # and at once when the incident book is on this host
+        in_book = await run_in_threadpool(acknowledge_in_book, settings, incident_id, who)
         updated = await db(Q.get_alert, alert_id)
-        return updated or alert
+        return {**(updated or alert), "incident_acknowledged": in_book}
 
     # -- posts -----------------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/posts", tags=["posts"], dependencies=[read],
@@ -303,7 +265,6 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SecurityHeaders)
-    app.state.auth = auth
     _document_ack_body(app)
     return app
 

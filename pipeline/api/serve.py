@@ -22,7 +22,8 @@ def command(
     """Serve the HTTP API and dashboard."""
     import uvicorn
 
-    from pipeline.api.app import LOOPBACK, create_api
+    from pipeline.api.app import create_api
+    from pipeline.api.auth import LOOPBACK
     from pipeline.check import settings_or_exit
     from pipeline.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
     from pipeline.storage.backend import connect
@@ -40,9 +41,10 @@ def command(
         for line in run_migrations(ch):
             log.info("migration: %s", line)
     repo = Repository(ch)
-    if not settings.api_read_tokens and not settings.api_admin_tokens and settings.api_host not in LOOPBACK:
+    if (not settings.api_tokens and not settings.api_read_tokens and not settings.api_admin_tokens
+            and not settings.api_open_reads and settings.api_host not in LOOPBACK):
         log.warning("no API tokens configured and bound to %s: every request will be refused (401); "
-                    "set HYPERMICRO_API_READ_TOKENS / HYPERMICRO_API_ADMIN_TOKENS", settings.api_host)
+                    "set HYPERMICRO_API_TOKENS (named, per person) or HYPERMICRO_API_OPEN_READS", settings.api_host)
     try:
         uvicorn.run(create_api(lambda: repo, settings), host=settings.api_host, port=settings.api_port,
                     log_config=None,  # keep pipeline.logs' configuration (one format)

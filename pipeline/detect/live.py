@@ -103,9 +103,11 @@ class LiveDetector:
         s = worker.settings
         dispatcher = None
         try:
+            from pipeline.alerts.acks import repository_ack_feed
             from pipeline.alerts.dispatcher import AlertDispatcher
 
-            dispatcher = AlertDispatcher.from_settings(s, s.alert_state_dir or s.worker_data_dir / "alerts")
+            dispatcher = AlertDispatcher.from_settings(s, s.alert_state_dir or s.worker_data_dir / "alerts",
+                                                       ack_feed=repository_ack_feed(worker.repository))
         except ModuleNotFoundError:
             log.warning("alert dispatcher not available; alerts go to Kafka and ClickHouse only")
         from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands

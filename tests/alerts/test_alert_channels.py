@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import hashlib
 import hmac
+import html
 import json
 import time
 from email.message import Message
@@ -12,6 +13,7 @@ from email.message import Message
 import pytest
 from alerts_support import Reply, make_alert
 
+from pipeline.alerts import render
 from pipeline.alerts.channels import (
     DeliveryError,
     EmailChannel,
@@ -141,7 +143,7 @@ async def test_slack_block_kit_payload(receiver_factory) -> None:
     assert "*Top authors*\n• @angry_flyer\n• @travelwriter" in texts
     assert "*Key terms*" in texts and "`lost luggage`" in texts
     (button,) = next(b for b in blocks if b["type"] == "actions")["elements"]
-    assert button["url"] == f"https://dash.example/#/alerts/{alert.id}"
+    assert button["url"].startswith("https://dash.example/#/brands/nimbus?from=") and f"alert={alert.id}" in button["url"]
     context = next(b for b in blocks if b["type"] == "context")["elements"][0]["text"]
     assert "inc_abc" in context and "comms-nimbus@example.com" in context
 
@@ -180,8 +182,8 @@ async def test_email_received_by_smtp_server(smtp_server) -> None:
     assert msg["X-Hypermicro-Alert-Id"] == alert.id and msg["X-Hypermicro-Incident-Id"] == "inc_1"
     parts = _parts(msg)
     assert set(parts) == {"text/plain", "text/html"}
-    link = f"https://dash.example/#/alerts/{alert.id}"
-    assert link in parts["text/plain"] and link in parts["text/html"]
+    link = render.dashboard_url("https://dash.example", alert)  # the brand view at the alert's window
+    assert "#/brands/nimbus?from=" in link and link in parts["text/plain"] and html.escape(link) in parts["text/html"]
     assert "lost luggage" in parts["text/plain"] and "<li>lost luggage</li>" in parts["text/html"]
 
 

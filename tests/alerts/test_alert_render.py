@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,3 +78,30 @@ def test_email_snapshot() -> None:
     text, html_body = render.email_bodies(spike(), "https://dash.example/", NAMES)
     check("email.txt", f"Subject: {render.email_subject(spike(), NAMES)}\n\n{text}")
     check("email.html", html_body + "\n")
+
+
+MULTIPLIER = re.compile(r"\b\d+(?:\.\d+)?x\b")
+
+
+def test_every_channel_shows_post_texts_handles_and_one_multiplier() -> None:
+    """The issue's e-mail said "101.7x expected" and "27.9x" for one spike; post ids, not texts."""
+    alert = spike()
+    text, html_body = render.email_bodies(alert, "https://dash.example/", NAMES)
+    slack = json.dumps(render.slack_payload(alert, "https://dash.example/", NAMES), ensure_ascii=False)
+    webhook = alert.model_dump_json()
+    for rendered in (text, html_body, slack):
+        assert "@angry_flyer: Third time @NimbusAir lost my luggage. Refund NOW" in rendered
+        assert "https://social.example/@angry_flyer/1" in rendered
+        assert "mastodon:1" not in rendered  # texts, not ids
+        assert set(MULTIPLIER.findall(rendered)) == {"10x"}
+    assert set(MULTIPLIER.findall(json.loads(webhook)["explanation"])) == {"10x"}
+    assert json.loads(webhook)["evidence"]["samples"][0]["author"] == "angry_flyer"
+
+
+def test_dashboard_link_opens_the_brand_view_around_the_alert_window() -> None:
+    url = render.dashboard_url("https://dash.example/", spike())
+    assert url == ("https://dash.example/#/brands/nimbus?from=2026-02-03T08:00Z&to=2026-02-03T15:00Z"
+                   f"&alert={spike().id}")
+    digest = spike().model_copy(update={"kind": "rising_voice", "subject": Subject(kind="author", id="voices:nimbus"),
+                                        "explanation": "3 rising voices:"})
+    assert render.dashboard_url("https://dash.example", digest) == f"https://dash.example/#/alerts/{spike().id}"

@@ -157,10 +157,10 @@ def test_read_and_admin_scopes(client: TestClient) -> None:
     assert client.get(V1 + "/alerts", headers={"Authorization": "Basic abc"}).status_code == 401
     assert client.get(V1 + "/alerts", headers=admin_headers()).status_code == 200  # admin implies read
     r = client.post(V1 + "/alerts/al-1/ack", headers=read_headers())
-    assert r.status_code == 403 and "admin" in r.json()["detail"]
+    assert r.status_code == 403 and "act" in r.json()["detail"]  # acknowledging needs the act scope
     assert client.post(V1 + "/alerts/al-1/ack").status_code == 401
     me = client.get(V1 + "/me", headers=admin_headers()).json()
-    assert me["scopes"] == ["admin", "read"] and me["principal"].startswith("token:")
+    assert me["scopes"] == ["act", "admin", "read"] and me["principal"].startswith("token:")
     assert client.get("/health").status_code == 200 and client.get("/metrics").status_code == 200
 
 

@@ -56,12 +56,12 @@ async function api(path, options = {}) {
 
 function askToken(reason) {
   const dlg = document.getElementById("token-dialog");
-  document.getElementById("token-reason").textContent = reason || "This API requires a bearer token.";
+  document.getElementById("token-reason").textContent = reason || "Paste the access key your admin gave you.";
   document.getElementById("token-input").value = "";
   if (!dlg.open) dlg.showModal();
 }
 
-document.getElementById("token-button").addEventListener("click", () => askToken("Paste an API token (read or admin scope)."));
+document.getElementById("token-button").addEventListener("click", () => askToken("Paste the access key your admin gave you."));
 document.getElementById("token-form").addEventListener("submit", () => {
   const v = document.getElementById("token-input").value.trim();
   if (v) localStorage.setItem(TOKEN_KEY, v);
@@ -278,10 +278,10 @@ async function pageAlerts(view) {
   const a = await api(`/alerts?${params}`);
   const filter = h("select", { id: "ack-filter", onchange: (e) => { state.acked = e.target.value; render(); } },
     [["open", "Open"], ["acked", "Acknowledged"], ["all", "All"]].map(([v, l]) => h("option", { value: v, selected: v === state.acked ? "selected" : null }, l)));
-  const isAdmin = state.me && state.me.scopes.includes("admin");
+  const canAct = state.me && state.me.scopes.includes("act");
   view.replaceChildren(
     h("div", { class: "toolbar" }, h("label", {}, "Show"), filter,
-      isAdmin ? null : h("span", {}, "Acknowledging needs an admin token.")),
+      canAct ? null : h("span", {}, "To acknowledge, add your personal access key (button at the top).")),
     a.items.length === 0 ? h("div", { class: "card empty" }, "No alerts.") :
     h("div", { class: "list", id: "alert-list" }, a.items.map((x) => h("article", { class: "card alert" + (x.acknowledged ? " acked" : ""), "data-alert": x.id },
       h("div", {},
@@ -304,7 +304,7 @@ async function ack(id, button) {
     await render();
   } catch (e) {
     button.disabled = false;
-    if (e instanceof AuthNeeded) askToken("Acknowledging needs an admin token: " + e.message);
+    if (e instanceof AuthNeeded) askToken("To acknowledge, paste the personal access key your admin gave you.");
     else showError(e);
   }
 }
@@ -331,8 +331,8 @@ async function render() {
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     if (e instanceof AuthNeeded) {
-      view.replaceChildren(h("div", { class: "card empty" }, "Sign in with an API token to see this page."));
-      askToken(e.message);
+      view.replaceChildren(h("div", { class: "card empty" }, "Add your access key to see this page."));
+      askToken("Paste the access key your admin gave you.");
     } else {
       view.replaceChildren();
       showError(e);
