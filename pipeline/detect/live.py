@@ -117,7 +117,7 @@ class LiveDetector:
                    bucket_s=s.spike_bucket_s, public_url=s.public_url,
                    lateness=timedelta(seconds=s.spike_lateness_s),
                    voices=LiveVoices(own_accounts_from_brands(s.brands_file)),
-                   monitor_factory=monitor_factory(s), roster=RosterWatch(s.public_url))
+                   monitor_factory=monitor_factory(s), roster=RosterWatch(s.public_url, s.people_file))
 
     # -- the loop ---------------------------------------------------------------------------
     async def tick(self) -> list[Alert]:

@@ -1,5 +1,6 @@
 """A rostered voice posting negatively about a brand is an alert to its owner, on the next
-detector pass after the post is stored ("one negative comment and a brand feels the heat").
+detector pass after the post is stored ("one negative comment and a brand feels the heat");
+and each person's digest goes out once their period (hourly, daily, weekly) has ended.
 
 Runs on the leader inside the live detector's loop: each pass reads the posts stored since the
 last one by rostered accounts with a negative brand sentiment and emits one ``voice_negative``
@@ -13,9 +14,14 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from pipeline.relationships.digest import build_digest, digest_alert, period_of
+from pipeline.relationships.people import load_people
 from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
+from pipeline.storage.backend import utc_now
 from pipeline.storage.roster import RosterStore
 from pipeline.storage.roster_posts import VoicePosts
 
@@ -58,20 +64,45 @@ def negative_alert(row: dict[str, Any], voice: dict[str, Any], public_url: str) 
 class RosterWatch:
     """Per-pass check of newly stored posts by rostered voices."""
 
-    def __init__(self, public_url: str) -> None:
+    def __init__(self, public_url: str, people_file: Path | None = None) -> None:
         self.public_url = public_url
+        self.people_file = people_file
         self.version: int | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._digested: dict[str, datetime] = {}
+        """Per person, the start of the last period whose digest was sent or found empty."""
+
+    def _digests(self, repo: Any, now: datetime) -> list[Alert]:
+        """Digests of periods that ended since the last look (one per person and period)."""
+        store = RosterStore(repo.ch)
+        try:
+            people = {p.name: p for p in load_people(self.people_file)}
+        except (OSError, ValueError) as exc:  # the API-managed people still get their digests
+            log.error("people file unusable: %s", exc)
+            people = {}
+        people.update({p.name: p for p in store.people()})
+        due = []
+        for person in people.values():
+            period = period_of(person, now)
+            if period is None or self._digested.get(person.name) == period[0]:
+                continue
+            self._digested[person.name] = period[0]
+            digest = build_digest(store, VoicePosts(repo.ch), person.name, *period)
+            if not digest.empty:
+                due.append(digest_alert(digest, self.public_url))
+        stored = repo.stored_alert_ids([a.id for a in due])
+        return [a for a in due if a.id not in stored]
 
     def _scan(self, repo: Any) -> list[Alert]:
         accounts = RosterStore(repo.ch).all_accounts()
         posts = VoicePosts(repo.ch)
+        digests = self._digests(repo, utc_now())
         stored_until = posts.max_version()
         if self.version is None:
             self.version = max(0, stored_until - START_BACK_US)
         since, self.version = self.version, max(self.version, stored_until)
         if not accounts:
-            return []
+            return digests
         rows = posts.negative_since(list(accounts), max(0, since - OVERLAP_US))
         alerts = []
         for row in rows:
@@ -84,10 +115,11 @@ class RosterWatch:
             if voice is not None:
                 alerts.append(negative_alert(row, voice, self.public_url))
         stored = repo.stored_alert_ids([a.id for a in alerts])
-        return [a for a in alerts if a.id not in stored]
+        return [a for a in alerts if a.id not in stored] + digests
 
     async def tick(self, repo: Any, emit: Callable[[Alert], Awaitable[Any]]) -> int:
-        """Emit an alert for each new negative post by a rostered voice; returns how many."""
+        """Emit an alert for each new negative post by a rostered voice and the digests that are
+        due; returns how many."""
         alerts = await asyncio.get_running_loop().run_in_executor(None, self._scan, repo)
         for alert in alerts:
             await emit(alert)

@@ -67,18 +67,18 @@ class VoicePosts:
         rows = self.ch.query("SELECT max(_version) AS v FROM posts")
         return int(rows[0]["v"] or 0) if rows else 0
 
-    def recent(self, accounts: Sequence[str], limit: int = 20, since: datetime | None = None,
+    def recent(self, accounts: Sequence[str], limit: int = 20, stored_since: datetime | None = None,
                relevant_only: bool = True) -> list[dict[str, Any]]:
         """Newest posts of ``accounts`` (about a brand or topic of ours unless ``relevant_only`` is
-        False), with the sentiment toward each brand."""
+        False; stored at or after ``stored_since`` if given), with the sentiment toward each brand."""
         cond = f"{_OF}" + (" AND (notEmpty(brands) OR notEmpty(topics))" if relevant_only else "")
         params: dict[str, Any] = {"acc": list(accounts), "n": limit}
-        if since is not None:
-            cond += " AND created_at >= {since:DateTime}"
-            params["since"] = since
+        if stored_since is not None:
+            cond += " AND enriched_at >= {since:DateTime}"
+            params["since"] = stored_since
         return self.ch.query(
             f"""
-            SELECT id, source, author_handle, created_at, text, url, brands, brand_sentiments, topics,
+            SELECT id, source, author_id, author_handle, created_at, enriched_at, text, url, brands, brand_sentiments, topics,
                    sentiment_label, conversation_id, likes + reposts + replies + quotes AS engagement
             FROM posts WHERE {cond} ORDER BY created_at DESC, id LIMIT 1 BY id LIMIT {{n:UInt32}}
             """, params)
@@ -122,3 +122,14 @@ class VoicePosts:
               AND NOT has({ids:Array(String)}, author_id)
             GROUP BY author_handle, source ORDER BY times DESC, handle LIMIT {n:UInt32}
             """, {"ids": list(author_ids), "hs": [h.lstrip("@").lower() for h in handles], "n": limit})
+
+    def rising(self, author_ids: Sequence[str], since: datetime) -> list[dict[str, Any]]:
+        """Which of ``author_ids`` the emerging-voices ranking listed since ``since`` (best rank)."""
+        return self.ch.query(
+            """
+            SELECT author_id, any(handle) AS handle, min(rank) AS best_rank, max(score) AS score,
+                   groupUniqArray(subject_id) AS subjects
+            FROM emerging_voices
+            WHERE has({ids:Array(String)}, author_id) AND snapshot_at >= {since:DateTime}
+            GROUP BY author_id ORDER BY best_rank, author_id
+            """, {"ids": list(author_ids), "since": since})
