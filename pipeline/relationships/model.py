@@ -16,7 +16,8 @@ DigestEvery = Literal["off", "hourly", "daily", "weekly"]
 DIGEST_PERIOD_S: dict[str, int] = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400}
 
 _ACCOUNT = re.compile(r"^[a-z0-9_.-]{1,32}:[^\s]{1,200}$")
-_NAME = re.compile(r"^[\w.@+-]{1,100}$")
+_NAME = re.compile(r"^[\w.@+'-](?:[\w .@+'-]{0,98}[\w.@+'-])?$")
+"""A person's name as their access key names them (``Ana Ruiz``, ``ana@example.com``)."""
 
 
 def account_key(source: str, author_id: str) -> str:
@@ -86,7 +87,7 @@ class Person(BaseModel):
     @classmethod
     def _name(cls, v: str) -> str:
         if not _NAME.match(v):
-            raise ValueError(f"a person's name is 1-100 letters, digits or . @ + - _ (got {v!r})")
+            raise ValueError(f"a person's name is 1-100 letters, digits, spaces or . @ + ' - _ (got {v!r})")
         return v
 
     @field_validator("brands", "topics")
