@@ -47,15 +47,24 @@ class Digest:
         for p in self.posts:
             about = ", ".join(p["brands"] + p["topics"])
             out.append(f"New post by @{p['author_handle'].lstrip('@')} about {about}: \u201c{p['text'][:200]}\u201d")
-        for a in self.activity:
-            what = a["kind"] if a["action"] == "interaction" else a["action"]
-            out.append(f"{a['by']} {what.replace('_', ' ')} {a['handle']}" + (f": {a['note'][:200]}" if a["note"] else ""))
+        out += [_activity_line(a) for a in self.activity]
         return out
 
     def as_dict(self) -> dict[str, Any]:
         return {"person": self.person, "start": self.start, "end": self.end, "voices": self.voices,
                 "posts": self.posts, "rising": self.rising, "negative": self.negative, "activity": self.activity,
                 "lines": self.lines()}
+
+
+def _activity_line(a: dict[str, Any]) -> str:
+    who, handle, after = a["by"], a["handle"], a.get("after") or {}
+    if a["action"] == "interaction":
+        return f"{who} {a['kind'].replace('_', ' ')} {handle}" + (f": {a['note'][:200]}" if a["note"] else "")
+    if a["action"] == "stage":
+        return f"{who} moved {handle} to {after.get('stage', '?')}"
+    if a["action"] == "owner":
+        return f"{who} made {after.get('owner') or 'nobody'} the owner of {handle}"
+    return f"{who} added {handle} to the roster"
 
 
 def period_of(person: Person, now: datetime) -> tuple[datetime, datetime] | None:

@@ -116,11 +116,14 @@ class RosterStore:
 
     def interactions_since(self, voice_ids: Sequence[str], since: datetime) -> list[dict[str, Any]]:
         """Interactions and stage changes on ``voice_ids`` at or after ``since``, oldest first."""
-        return self.ch.query(
-            "SELECT entity_id AS voice_id, at, by, action, kind, note FROM roster_changes "
+        rows = self.ch.query(
+            "SELECT entity_id AS voice_id, at, by, action, kind, note, after FROM roster_changes "
             "WHERE entity = 'voice' AND has({ids:Array(String)}, entity_id) AND at >= {since:DateTime} "
             "AND action IN ('interaction', 'stage', 'added', 'owner') ORDER BY seq",
             {"ids": list(voice_ids), "since": since})
+        for r in rows:
+            r["after"] = json.loads(r["after"]) if r["after"] else {}
+        return rows
 
     # -- people ---------------------------------------------------------------------------
     def people(self) -> list[Person]:

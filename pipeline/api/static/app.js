@@ -310,7 +310,7 @@ async function ack(id, button) {
 }
 
 // ---- router -------------------------------------------------------------------------------
-const PAGES = { overview: pageOverview, trending: pageTrending, voices: pageVoices, alerts: pageAlerts };
+const PAGES = { overview: pageOverview, trending: pageTrending, voices: pageVoices, alerts: pageAlerts, ...(window.HM_PAGES || {}) };
 
 function showError(e) {
   document.getElementById("view").prepend(h("div", { class: "error", role: "alert" }, String(e.message || e)));
