@@ -18,6 +18,7 @@ from pipeline.api.params import ApiError
 from pipeline.relationships.digest import build_digest, period_of
 from pipeline.relationships.model import INTERACTION_KINDS, STAGES, InteractionKind, Person, Stage
 from pipeline.relationships.people import load_people
+from pipeline.relationships.profile import voice_profile
 from pipeline.relationships.roster import NotAllowed, Roster
 from pipeline.settings import Settings
 from pipeline.storage.backend import utc_now
@@ -120,27 +121,7 @@ def roster_router(repo: Callable[[], Awaitable[Any]], settings: Settings) -> API
     async def profile(voice_id: VoiceId, _: Reader) -> dict[str, Any]:
         """Listening in one page: recent posts about our brands/topics (with the sentiment toward
         each brand), topics and conversations, attention per day, who amplifies them, history."""
-        def run(r: Roster) -> dict[str, Any]:
-            row = r.store.voice(voice_id)
-            if row is None:
-                raise LookupError(f"no voice {voice_id!r} on the roster")
-            acc = row["accounts"]
-            recent = r.posts.recent(acc, limit=20)
-            topics, brands = r.posts.activity(acc)
-            newest = recent[0]["created_at"] if recent else utc_now()
-            suggestion = r.suggest(acc)
-            return {
-                "voice": row, "recent": recent,
-                "topics": sorted(topics.items(), key=lambda x: (-x[1], x[0])),
-                "brands": sorted(brands.items(), key=lambda x: (-x[1], x[0])),
-                "conversations": r.posts.conversations(acc),
-                "attention": r.posts.attention(acc, newest - timedelta(days=30)),
-                "amplifiers": r.posts.amplifiers([a.partition(":")[2] for a in acc], row["handles"]),
-                "history": r.store.history(voice_id),
-                "suggestion": {"person": suggestion.person, "score": suggestion.score,
-                               "reasons": list(suggestion.reasons)} if suggestion else None,
-            }
-        return await call(run)
+        return await call(lambda r: voice_profile(r, voice_id))
 
     @router.patch("/voices/{voice_id}")
     async def change(voice_id: VoiceId, body: ChangeVoice, who: Actor) -> dict[str, Any]:

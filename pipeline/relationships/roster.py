@@ -53,10 +53,10 @@ class Roster:
         return next((p for p in self.people() if p.name == name), None)
 
     # -- suggestions ----------------------------------------------------------------------
-    def suggest(self, accounts: Sequence[str]) -> Suggestion | None:
-        """The person whose topics and brands best match the voice's recent posts."""
-        topics, brands = self.posts.activity(accounts, SUGGEST_LOOKBACK_DAYS)
-        return suggest_owner(topics, brands, self.people(), self.store.owner_load())
+    def suggest(self, topic_posts: dict[str, int], brand_posts: dict[str, int]) -> Suggestion | None:
+        """The person whose topics and brands best match a voice's recent posts per topic and brand
+        (as :meth:`VoicePosts.activity` counts them)."""
+        return suggest_owner(topic_posts, brand_posts, self.people(), self.store.owner_load())
 
     # -- voices ---------------------------------------------------------------------------
     def add(self, accounts: Sequence[str], by: str, *, owner: str = "", brands: Sequence[str] = (),
@@ -75,7 +75,7 @@ class Roster:
                 handles.append("@" + found["handle"].lstrip("@"))
                 name = name or found["name"]
         t_posts, b_posts = self.posts.activity(accounts, SUGGEST_LOOKBACK_DAYS)
-        suggestion = suggest_owner(t_posts, b_posts, self.people(), self.store.owner_load())
+        suggestion = self.suggest(t_posts, b_posts)
         voice = Voice(voice_id=accounts[0], accounts=list(accounts), handles=handles, display_name=name,
                       owner=owner, suggested_owner=suggestion.person if suggestion else "",
                       brands=list(brands) or sorted(b_posts, key=lambda b: -b_posts[b])[:5],

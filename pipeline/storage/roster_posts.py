@@ -9,7 +9,13 @@ from typing import Any
 
 from pipeline.storage.backend import ClickHouse
 
-_OF = "has({acc:Array(String)}, concat(source, ':', author_id))"
+_OF = "has({ids:Array(String)}, author_id) AND has({acc:Array(String)}, concat(source, ':', author_id))"
+"""Posts of the accounts ``acc`` (``source:author_id``); the plain ``author_id`` test first is cheap
+and lets the server's author bloom-filter index (migration 0009) skip granules."""
+
+
+def _of(accounts: Sequence[str]) -> dict[str, Any]:
+    return {"acc": list(accounts), "ids": sorted({a.partition(":")[2] for a in accounts})}
 
 
 class VoicePosts:
@@ -39,7 +45,7 @@ class VoicePosts:
     def activity(self, accounts: Sequence[str], days: int = 30) -> tuple[dict[str, int], dict[str, int]]:
         """(posts per topic, posts per brand) of ``accounts`` in the ``days`` before their newest post
         (relative to the voice, so a replay of old posts reads the same as live ones)."""
-        since = self.ch.query(f"SELECT max(created_at) AS m, count() AS n FROM posts WHERE {_OF}", {"acc": list(accounts)})
+        since = self.ch.query(f"SELECT max(created_at) AS m, count() AS n FROM posts WHERE {_OF}", _of(accounts))
         if not since or not int(since[0]["n"]):
             return {}, {}
         rows = self.ch.query(
@@ -49,7 +55,7 @@ class VoicePosts:
             UNION ALL
             SELECT 'b' AS k, arrayJoin(brands) AS subject, uniqExact(id) AS n FROM posts
             WHERE {_OF} AND created_at >= {{since:DateTime}} GROUP BY subject
-            """, {"acc": list(accounts), "since": since[0]["m"] - timedelta(days=days)})
+            """, {**_of(accounts), "since": since[0]["m"] - timedelta(days=days)})
         topics = {r["subject"]: int(r["n"]) for r in rows if r["k"] == "t"}
         brands = {r["subject"]: int(r["n"]) for r in rows if r["k"] == "b"}
         return topics, brands
@@ -61,7 +67,7 @@ class VoicePosts:
             SELECT id, source, author_id, author_handle, text, url, created_at, brands, brand_sentiments, _version
             FROM posts WHERE _version > {{v:UInt64}} AND {_OF} AND has(brand_sentiments, 'negative')
             ORDER BY _version LIMIT {{n:UInt32}}
-            """, {"acc": list(accounts), "v": version, "n": limit})
+            """, {**_of(accounts), "v": version, "n": limit})
 
     def max_version(self) -> int:
         rows = self.ch.query("SELECT max(_version) AS v FROM posts")
@@ -70,41 +76,37 @@ class VoicePosts:
     def recent(self, accounts: Sequence[str], limit: int = 20, stored_since: datetime | None = None,
                relevant_only: bool = True) -> list[dict[str, Any]]:
         """Newest posts of ``accounts`` (about a brand or topic of ours unless ``relevant_only`` is
-        False; stored at or after ``stored_since`` if given), with the sentiment toward each brand."""
+        False; stored at or after ``stored_since`` if given), with the sentiment toward each brand.
+        A redelivered post not merged yet is dropped here (cheaper than ``LIMIT 1 BY id``)."""
         cond = f"{_OF}" + (" AND (notEmpty(brands) OR notEmpty(topics))" if relevant_only else "")
-        params: dict[str, Any] = {"acc": list(accounts), "n": limit}
+        params: dict[str, Any] = {**_of(accounts), "n": 2 * limit}
         if stored_since is not None:
             cond += " AND enriched_at >= {since:DateTime}"
             params["since"] = stored_since
-        return self.ch.query(
+        rows = self.ch.query(
             f"""
-            SELECT id, source, author_id, author_handle, created_at, enriched_at, text, url, brands, brand_sentiments, topics,
-                   sentiment_label, conversation_id, likes + reposts + replies + quotes AS engagement
-            FROM posts WHERE {cond} ORDER BY created_at DESC, id LIMIT 1 BY id LIMIT {{n:UInt32}}
+            SELECT id, source, author_id, author_handle, created_at, enriched_at, text, url, brands, brand_sentiments,
+                   topics, sentiment_label, conversation_id, likes + reposts + replies + quotes AS engagement
+            FROM posts WHERE {cond} ORDER BY created_at DESC, id LIMIT {{n:UInt32}}
             """, params)
+        return list({r["id"]: r for r in reversed(rows)}.values())[::-1][:limit]
 
-    def conversations(self, accounts: Sequence[str], limit: int = 10) -> list[dict[str, Any]]:
-        """Conversations the voice takes part in, with their labels, busiest first."""
-        return self.ch.query(
+    def facts(self, accounts: Sequence[str], limit: int = 20_000) -> list[dict[str, Any]]:
+        """The light columns of the newest ``limit`` posts of ``accounts`` (one scan for the profile:
+        topics, brands, conversations and attention are counted from these)."""
+        rows = self.ch.query(
             f"""
-            SELECT p.conversation_id AS conversation_id, p.n AS posts, c.label AS label FROM (
-                SELECT conversation_id, uniqExact(id) AS n FROM posts
-                WHERE {_OF} AND conversation_id != '' GROUP BY conversation_id
-                ORDER BY n DESC, conversation_id LIMIT {{n:UInt32}}
-            ) AS p LEFT JOIN (
-                SELECT conversation_id, any(label) AS label FROM conversations GROUP BY conversation_id
-            ) AS c USING conversation_id ORDER BY posts DESC, conversation_id
-            """, {"acc": list(accounts), "n": limit})
+            SELECT id, created_at, brands, topics, conversation_id, likes + reposts + replies + quotes AS engagement
+            FROM posts WHERE {_OF} ORDER BY created_at DESC LIMIT {{n:UInt32}}
+            """, {**_of(accounts), "n": limit})
+        return list({r["id"]: r for r in reversed(rows)}.values())[::-1]
 
-    def attention(self, accounts: Sequence[str], since: datetime) -> list[dict[str, Any]]:
-        """Posts and engagement (likes + reposts + replies + quotes) per day since ``since``."""
-        return self.ch.query(
-            f"""
-            SELECT toDate(t) AS day, uniqExact(id) AS posts, sum(e) AS engagement FROM (
-                SELECT id, any(created_at) AS t, max(likes + reposts + replies + quotes) AS e
-                FROM posts WHERE {_OF} AND created_at >= {{since:DateTime}} GROUP BY id
-            ) GROUP BY day ORDER BY day
-            """, {"acc": list(accounts), "since": since})
+    def conversation_labels(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        rows = self.ch.query("SELECT conversation_id, any(label) AS label FROM conversations "
+                             "WHERE has({ids:Array(String)}, conversation_id) GROUP BY conversation_id", {"ids": list(ids)})
+        return {r["conversation_id"]: r["label"] for r in rows}
 
     def amplifiers(self, author_ids: Sequence[str], handles: Sequence[str], limit: int = 10) -> list[dict[str, Any]]:
         """Others who repost, reply to or quote the voice, most often first."""

@@ -3,8 +3,6 @@ overwritten, interactions, people, and the posts reads behind suggestions and pr
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pipeline.relationships.model import Person, Voice
 from pipeline.storage.backend import ClickHouse
 from pipeline.storage.repository import Repository
@@ -56,4 +54,4 @@ def test_voice_posts_reads(ch: ClickHouse) -> None:  # noqa: F811
     assert sorted(r["id"] for r in neg) == ["test:1", "test:4", "test:7"]
     assert posts.negative_since(["test:a1"], max(int(r["_version"]) for r in neg)) == []
     assert [r["id"] for r in posts.recent(["test:a1"], limit=2)] == ["test:7", "test:4"]
-    assert sum(int(r["posts"]) for r in posts.attention(["test:a1"], T0 - timedelta(days=1))) == 3
+    assert [r["id"] for r in posts.facts(["test:a1"])] == ["test:7", "test:4", "test:1"]
