@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -50,7 +51,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate(ch)
     repo = Repository(ch)
     repo.insert_posts(_posts())
-    repo.insert_alerts(digest_alerts([_voice("90010", "voice0", utc_now(), 6, 9.0)], "http://dash"))
+    rising = _voice("90010", "voice0", utc_now(), 6, 9.0)
+    repo.insert_alerts(digest_alerts([rising], "http://dash"))
+    repo.replace_voices("*", [SimpleNamespace(author_id="90010", handle="voice0", score=9.0, growth=2.0, reach=0.5,
+                                              resonance=0.5, relevance=0.9, reasons=["6 people replied"])])
     people = tmp / "people.yaml"
     people.write_text("people:\n  - {name: Ana Ruiz, topics: [delays], digest: daily}\n"
                       "  - {name: pr-desk, brands: [], topics: [food]}\n", encoding="utf-8")
@@ -119,5 +123,8 @@ def test_from_rising_voice_alert_to_the_owners_digest(server: str) -> None:
         page.goto(server + "/#/roster")
         expect(page.locator("#roster-table tr[data-voice='bluesky:90010']")).to_contain_text("listening")
         page.screenshot(path=str(SHOTS / "roster-5-roster.png"), full_page=True)
+        page.goto(server + "/#/voices")  # the emerging-voices view offers the same; a rostered voice opens its profile
+        page.click("#voices-table button.roster-add[data-handle='voice0']")
+        expect(page.locator("#voice-owner")).to_have_text("Ana Ruiz")
         browser.close()
     assert not errors, errors

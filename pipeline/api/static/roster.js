@@ -154,6 +154,16 @@ function rosterDecorateAlerts() {
     });
   });
 }
-new MutationObserver(rosterDecorateAlerts).observe(document.getElementById("view"), { childList: true, subtree: true });
+// ... and next to each author of the emerging-voices ranking.
+function rosterDecorateVoices() {
+  document.querySelectorAll("#voices-table tbody tr").forEach((row) => {
+    const name = row.querySelector("strong");
+    if (!name || row.dataset.roster) return;
+    row.dataset.roster = "1";
+    const handle = name.textContent.replace(/^@/, "");
+    name.after(" ", h("button", { type: "button", class: "roster-add", "data-handle": handle, onclick: () => rosterAdd(handle) }, "Add to roster"));
+  });
+}
+new MutationObserver(() => { rosterDecorateAlerts(); rosterDecorateVoices(); }).observe(document.getElementById("view"), { childList: true, subtree: true });
 
 window.HM_PAGES = Object.assign(window.HM_PAGES || {}, { roster: pageRoster, "roster-digest": pageRosterDigest });
