@@ -98,3 +98,13 @@ def test_people_file(tmp_path: Path) -> None:
     f.write_text("people:\n  - {name: alice, digest: sometimes}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"people\[0\]"):
         load_people(f)
+
+
+def test_check_names_a_bad_people_file(tmp_path: Path) -> None:
+    from pipeline.check import check_people
+
+    f = tmp_path / "people.yaml"
+    f.write_text("people:\n  - {name: alice, digest: sometimes}\n", encoding="utf-8")
+    [line] = check_people(f)
+    assert line.startswith("HYPERMICRO_PEOPLE_FILE: ") and "people[0]" in line
+    assert check_people(None) == [] and "cannot read" in check_people(tmp_path / "missing.yaml")[0]
