@@ -108,3 +108,11 @@ def test_check_names_a_bad_people_file(tmp_path: Path) -> None:
     [line] = check_people(f)
     assert line.startswith("HYPERMICRO_PEOPLE_FILE: ") and "people[0]" in line
     assert check_people(None) == [] and "cannot read" in check_people(tmp_path / "missing.yaml")[0]
+
+
+def test_the_people_example_in_the_docs_loads(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "relationships.md").read_text(encoding="utf-8")
+    block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "people.yaml").write_text(block, encoding="utf-8")
+    people = load_people(tmp_path / "people.yaml")
+    assert [(p.name, p.digest) for p in people] == [("Ana Ruiz", "daily"), ("Ben Ode", "weekly")]
