@@ -50,7 +50,7 @@ def negative_alert(row: dict[str, Any], voice: dict[str, Any], public_url: str) 
         severity="warning", score=1.0,
         window=AlertWindow(start=row["created_at"], end=row["created_at"]),
         observed=1.0, expected=0.0,
-        explanation=f"{who} posted negatively about {', '.join(brands)}: \u201c{quoted}\u201d",
+        explanation=f"{who} posted negatively about {', '.join(brands)}:\n\u201c{quoted}\u201d",
         evidence=Evidence(
             post_ids=[row["id"]], authors=[handle],
             samples=[SamplePost(id=row["id"], author=handle, text=text[:2000], url=row["url"])],

@@ -73,3 +73,17 @@ def test_negative_post_alerts_the_owner_once_and_the_digest_tells_the_period(tmp
     repo.insert_alerts(alerts)
     watch._digested.clear()
     assert watch._digests(repo, utc_now() + timedelta(hours=1)) == []  # stored: never twice
+
+
+def test_owner_alerts_read_as_plain_words_in_email_and_slack() -> None:
+    from pipeline.alerts import render
+    from pipeline.relationships.watch import negative_alert
+
+    row = {"id": "masto:2", "source": "masto", "author_id": "v1", "author_handle": "v1", "url": "https://x/2",
+           "text": "acme broke again\nSubject: injected", "created_at": datetime(2026, 12, 6, 22, 0, tzinfo=UTC),
+           "brands": ["acme", "rival"], "brand_sentiments": ["negative", "positive"]}
+    a = negative_alert(row, {"voice_id": "masto:v1", "owner": "Ana Ruiz", "stage": "listening"}, "http://dash")
+    assert render.email_subject(a) == "[hypermicro] WARNING @v1 (listening, owned by Ana Ruiz) posted negatively about acme"
+    text, _ = render.email_bodies(a, "http://dash")
+    assert "acme broke again" in text and "Observed" not in text and "http://dash/#/roster/masto:v1" in text
+    assert "posted negatively about acme" in render.slack_payload(a, "http://dash", {})["text"]
