@@ -49,14 +49,19 @@ def dashboard_url(public_url: str, alert: Alert) -> str:
     """Where the alert is explained in the dashboard. A brand's alert opens the brand view around
     the alert's window with the spike marked (``#/brands/{id}?from=&to=&alert={id}``); others
     open the alert itself (``#/alerts/{id}``)."""
-    base = public_url.rstrip("/")
     brand = alert.subject.brand_id or (alert.subject.id if alert.subject.kind == "brand" else None)
-    if not brand or is_digest(alert):
-        return f"{base}/#/alerts/{quote(alert.id, safe='')}"
-    span = alert.window.end - alert.window.start
-    query = urlencode({"from": _link_time(alert.window.start - CONTEXT_WINDOWS_BEFORE * span),
-                       "to": _link_time(alert.window.end + span), "alert": alert.id}, safe=":")
-    return f"{base}/#/brands/{quote(brand, safe='')}?{query}"
+    path = dashboard_path(alert.id, None if is_digest(alert) else brand, alert.window.start, alert.window.end)
+    return f"{public_url.rstrip('/')}/{path}"
+
+
+def dashboard_path(alert_id: str, brand: str | None, start: datetime, end: datetime) -> str:
+    """The dashboard route of an alert (see :func:`dashboard_url`); ``brand`` None: the alert itself."""
+    if not brand:
+        return f"#/alerts/{quote(alert_id, safe='')}"
+    span = end - start
+    query = urlencode({"from": _link_time(start - CONTEXT_WINDOWS_BEFORE * span),
+                       "to": _link_time(end + span), "alert": alert_id}, safe=":")
+    return f"#/brands/{quote(brand, safe='')}?{query}"
 
 
 def subject_label(subject: Subject, names: Mapping[str, str] | None = None) -> str:

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.alerts.acks import acknowledge_in_book
 from pipeline.api import queries as Q
+from pipeline.api import why as W
 from pipeline.api.auth import Authenticator, Principal, require_act, require_read
 from pipeline.api.guard import MAX_BODY_BYTES, SecurityHeaders, method_label
 from pipeline.api.params import (
@@ -167,18 +168,27 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
 
     # -- brands ----------------------------------------------------------------------------
     @app.get(f"{API_PREFIX}/brands", tags=["brands"], dependencies=[read],
-             summary="Configured brands with mentions in the last 24 h of data")
-    async def list_brands() -> dict[str, Any]:
+             summary="Every brand's mentions and negative share vs the previous period, most trouble first")
+    async def list_brands(start: From = None, end: To = None) -> dict[str, Any]:
         configured = brands()
-        r = await repo()
-        end = await run_in_threadpool(Q.data_now, r.ch, "mention_minute", "brand")
-        rng = time_range(None, None, end)
-        counts = await db(Q.brand_mentions, list(configured), rng) if configured else {}
-        return {"from": Q.iso(rng.start), "to": Q.iso(rng.end), "items": [{
-            "id": b.id, "name": b.name, "competitors": list(b.competitors), "owner": b.owner,
-            "mentions_24h": sum(counts.get(b.id, {}).values()),
-            "negative_24h": counts.get(b.id, {}).get("negative", 0),
-        } for b in configured.values()]}
+        default_end = (await db(Q.data_now, "mention_minute", "brand")) if end is None else end
+        rng = time_range(start, end, default_end)
+        items = await db(W.brands_health, configured, rng)
+        return {"from": Q.iso(rng.start), "to": Q.iso(rng.end), "items": items}
+
+    def known_brand(brand_id: str) -> Q.Brand:
+        brand = brands().get(brand_id)
+        if brand is None:
+            raise ApiError(404, "unknown brand", f"no configured brand with id {brand_id!r}")
+        return brand
+
+    @app.get(f"{API_PREFIX}/brands/{{brand_id}}/why", tags=["brands"], dependencies=[read],
+             summary="Why: top negative posts, distinguishing terms, sources, conversations and voices in a range")
+    async def brand_why(brand_id: Annotated[str, PathParam(pattern=ID_PATTERN)], start: From = None,
+                        end: To = None, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+        brand = known_brand(brand_id)
+        default_end = (await db(Q.data_now, "mention_minute", "brand", brand.id)) if end is None else end
+        return await db(W.brand_why, brand, time_range(start, end, default_end), limit)
 
     @app.get(f"{API_PREFIX}/brands/{{brand_id}}/overview", tags=["brands"], dependencies=[read],
              summary="Volume and sentiment time series and share of voice of one brand")
@@ -186,9 +196,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
         brand_id: Annotated[str, PathParam(pattern=ID_PATTERN)],
         start: From = None, end: To = None, interval: Interval | None = None,
     ) -> dict[str, Any]:
-        brand = brands().get(brand_id)
-        if brand is None:
-            raise ApiError(404, "unknown brand", f"no configured brand with id {brand_id!r}")
+        brand = known_brand(brand_id)
         default_end = (await db(Q.data_now, "mention_minute", "brand", brand.id)) if end is None else end
         rng = time_range(start, end, default_end)
         step = pick_interval(rng.seconds, interval)
@@ -220,6 +228,14 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
         f = Q.AlertFilter(kind, brand, severity, s, e, acknowledged)
         items, nxt = await db(Q.list_alerts, f, limit, Cursor.decode(cursor, ALERT_ID_PATTERN))
         return {"items": items, "next_cursor": nxt.encode() if nxt else None}
+
+    @app.get(f"{API_PREFIX}/alerts/{{alert_id}}", tags=["alerts"], dependencies=[read],
+             summary="One alert with its acknowledgement state")
+    async def one_alert(alert_id: Annotated[str, PathParam(pattern=ALERT_ID_PATTERN)]) -> dict[str, Any]:
+        alert = await db(Q.get_alert, alert_id)
+        if alert is None:
+            raise ApiError(404, "unknown alert", f"no alert with id {alert_id!r}")
+        return alert
 
     @app.post(f"{API_PREFIX}/alerts/{{alert_id}}/ack", tags=["alerts"],
               summary="Acknowledge an alert and its incident: no more paging until it gets worse (act scope)")

@@ -18,6 +18,7 @@ from typing import Any, get_args
 
 import yaml
 
+from pipeline.alerts.render import dashboard_path
 from pipeline.api.params import Cursor, TimeRange
 from pipeline.schema import SentimentLabel
 from pipeline.storage.backend import ClickHouse, utc_now
@@ -320,8 +321,13 @@ class AlertFilter:
     acknowledged: bool | None = None
 
 
+def _utc(v: datetime) -> datetime:
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v
+
+
 def _alert_out(r: Mapping[str, Any]) -> dict[str, Any]:
     acked = bool(r.get("acked_by"))
+    digest = r["kind"] == "rising_voice" and r["subject_id"].startswith("voices:")
     return {
         "id": r["id"], "kind": r["kind"],
         "subject": {"kind": r["subject_kind"], "id": r["subject_id"], "brand_id": r["brand_id"] or None,
@@ -333,6 +339,8 @@ def _alert_out(r: Mapping[str, Any]) -> dict[str, Any]:
         "owners": list(r["owners"]), "created_at": iso(r["created_at"]),
         "acknowledged": acked,
         "ack": {"by": r["acked_by"], "at": iso(r["acked_at"]), "note": r["ack_note"]} if acked else None,
+        "link": dashboard_path(r["id"], None if digest else (r["brand_id"] or None), _utc(r["window_start"]),
+                               _utc(r["window_end"])),
     }
 
 

@@ -1,14 +1,37 @@
 // Roster pages (relationships with voices): #/roster, #/roster/<voice id>, #/roster-digest/<person>.
-// Loaded before app.js; registers its pages in window.HM_PAGES and uses app.js's helpers (h, api, ...)
-// at call time. Also adds "Add to roster" to the voices of rising-voice alerts.
-"use strict";
+// Also adds "Add to roster" to the voices of rising-voice alerts and of the emerging-voices ranking.
+import { AuthNeeded, api, askToken, fmt, h, showError, state, routes, time } from "../app.js";
+
+const SVGNS = "http://www.w3.org/2000/svg";
+const TOKEN_KEY = "hypermicro.token";
 
 const ROSTER_STAGES = ["discovered", "listening", "participating", "engaged", "paused"];
 const ROSTER_KINDS = ["replied", "shared", "met", "sent_product", "note"];
 
-function rosterArg() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/");
-  return parts.length > 1 ? decodeURIComponent(parts.slice(1).join("/")) : "";
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  for (const c of children) el.append(c);
+  return el;
+}
+
+// Posts per day as bars (each bar carries data-value; its title says the day and engagement).
+function attentionChart(days) {
+  const W = 640, H = 160, L = 36, B = 22, max = Math.max(1, ...days.map((d) => d.posts));
+  const bw = (W - L - 8) / Math.max(days.length, 1);
+  const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "data-chart": "voice-attention" },
+    svg("text", { x: L - 6, y: 12, "text-anchor": "end" }, String(max)), svg("text", { x: L - 6, y: H - B, "text-anchor": "end" }, "0"));
+  days.forEach((d, i) => {
+    const hgt = ((H - B - 8) * d.posts) / max;
+    chart.append(svg("rect", { x: L + i * bw + 1, width: Math.max(bw - 2, 1), y: H - B - hgt, height: Math.max(hgt, 0.5),
+                               fill: "#3b5bdb", "data-value": d.posts },
+      svg("title", {}, `${d.day}: ${d.posts} posts, ${d.engagement} engagements`)));
+  });
+  if (days.length) {
+    chart.append(svg("text", { x: L, y: H - 6 }, days[0].day.slice(5)),
+                 svg("text", { x: W - 8, y: H - 6, "text-anchor": "end" }, days[days.length - 1].day.slice(5)));
+  }
+  return chart;
 }
 
 async function rosterAct(path, method, body) {
@@ -26,8 +49,8 @@ async function rosterAdd(handle) {
   if (v) location.hash = "#/roster/" + encodeURIComponent(v.voice_id);
 }
 
-async function pageRoster(view) {
-  const id = rosterArg();
+async function pageRoster(view, route) {
+  const id = route.parts.join("/");
   if (id) return pageRosterVoice(view, id);
   const params = new URLSearchParams({ limit: "200" });
   if (state.rosterStage) params.set("stage", state.rosterStage);
@@ -66,7 +89,7 @@ async function pageRoster(view) {
 
 async function rosterExport() {
   const token = localStorage.getItem(TOKEN_KEY);
-  const res = await fetch(API + "/roster/export.csv", { headers: token ? { Authorization: "Bearer " + token } : {} });
+  const res = await fetch("/api/v1/roster/export.csv", { headers: token ? { Authorization: "Bearer " + token } : {} });
   const a = h("a", { href: URL.createObjectURL(await res.blob()), download: "roster.csv" });
   a.click();
 }
@@ -83,7 +106,6 @@ async function pageRosterVoice(view, id) {
   const sugg = p.suggestion;
   const kind = h("select", { id: "interaction-kind" }, ROSTER_KINDS.map((k) => h("option", { value: k }, k.replace("_", " "))));
   const note = h("input", { id: "interaction-note", type: "text", size: "50", placeholder: "what happened" });
-  const attention = p.attention.map((d) => ({ t: d.day + "T00:00:00Z", total: d.posts }));
   view.replaceChildren(
     h("div", { class: "toolbar" }, h("a", { href: "#/roster" }, "← Roster")),
     h("section", { class: "card", id: "voice-card", "data-voice": v.voice_id },
@@ -107,7 +129,7 @@ async function pageRosterVoice(view, id) {
           x.brands.map((b, i) => h("span", { class: "chip " + x.brand_sentiments[i], title: "sentiment toward " + b }, `${b}: ${x.brand_sentiments[i]}`)),
           " ", x.text.slice(0, 280), x.url ? [" ", h("a", { href: x.url, target: "_blank", rel: "noopener" }, "open")] : null)))),
       h("section", { class: "card" }, h("h2", {}, "Attention (posts per day)"),
-        attention.length ? barChart(attention, ["total"], { step: 86400, id: "voice-attention", height: 180 }) : h("p", { class: "empty" }, "No posts.")),
+        p.attention.length ? attentionChart(p.attention) : h("p", { class: "empty" }, "No posts.")),
       h("section", { class: "card" }, h("h2", {}, "Topics, brands and conversations"),
         h("div", {}, p.topics.map(([t, n]) => h("span", { class: "chip" }, `${t} ${n}`)), p.brands.map(([b, n]) => h("span", { class: "chip" }, `${b} ${n}`))),
         h("ul", {}, p.conversations.map((c) => h("li", {}, `${c.label || c.conversation_id} (${c.posts} posts)`)))),
@@ -126,8 +148,8 @@ function rosterChange(x) {
   return x.action + (x.note ? ` (${x.note})` : "");
 }
 
-async function pageRosterDigest(view) {
-  const person = rosterArg() || (state.me && state.me.principal) || "";
+async function pageRosterDigest(view, route) {
+  const person = route.parts.join("/") || (state.me && state.me.principal) || "";
   const people = (await api("/roster/people")).items;
   const pick = h("select", { id: "digest-person", onchange: (e) => { location.hash = "#/roster-digest/" + encodeURIComponent(e.target.value); } },
     [h("option", { value: "" }, "choose a person"), ...people.map((p) => h("option", { value: p.name, selected: p.name === person ? "selected" : null }, `${p.name} (${p.voices})`))]);
@@ -144,9 +166,9 @@ async function pageRosterDigest(view) {
 
 // "Add to roster" next to each voice of a rising-voice alert (lines "- @handle ...").
 function rosterDecorateAlerts() {
-  document.querySelectorAll("#alert-list article").forEach((card) => {
-    const title = card.querySelector("strong");
-    if (!title || !/^rising voice/.test(title.textContent) || card.dataset.roster) return;
+  document.querySelectorAll("article.alert").forEach((card) => {
+    const title = card.querySelector(".alert-title, strong");
+    if (!title || !/rising voices/i.test(title.textContent) || card.dataset.roster) return;
     card.dataset.roster = "1";
     card.querySelectorAll(".explanation p").forEach((p) => {
       const m = /^-\s*@([\w.\-]+)/.exec(p.textContent);
@@ -154,10 +176,11 @@ function rosterDecorateAlerts() {
     });
   });
 }
+
 // ... and next to each author of the emerging-voices ranking.
 function rosterDecorateVoices() {
   document.querySelectorAll("#voices-table tbody tr").forEach((row) => {
-    const name = row.querySelector("strong");
+    const name = row.querySelector("td:nth-child(2) a, td:nth-child(2) strong");
     if (!name || row.dataset.roster) return;
     row.dataset.roster = "1";
     const handle = name.textContent.replace(/^@/, "");
@@ -166,4 +189,5 @@ function rosterDecorateVoices() {
 }
 new MutationObserver(() => { rosterDecorateAlerts(); rosterDecorateVoices(); }).observe(document.getElementById("view"), { childList: true, subtree: true });
 
-window.HM_PAGES = Object.assign(window.HM_PAGES || {}, { roster: pageRoster, "roster-digest": pageRosterDigest });
+routes.roster = pageRoster;
+routes["roster-digest"] = pageRosterDigest;
