@@ -3,6 +3,8 @@ overwritten, interactions, people, and the posts reads behind suggestions and pr
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pipeline.relationships.model import Person, Voice
 from pipeline.storage.backend import ClickHouse
 from pipeline.storage.repository import Repository
@@ -55,3 +57,25 @@ def test_voice_posts_reads(ch: ClickHouse) -> None:  # noqa: F811
     assert posts.negative_since(["test:a1"], max(int(r["_version"]) for r in neg)) == []
     assert [r["id"] for r in posts.recent(["test:a1"], limit=2)] == ["test:7", "test:4"]
     assert [r["id"] for r in posts.facts(["test:a1"])] == ["test:7", "test:4", "test:1"]
+
+
+def test_profile_and_digest_reads_run_on_both_backends(ch: ClickHouse) -> None:  # noqa: F811
+    from pipeline.relationships.digest import build_digest
+    from pipeline.relationships.profile import voice_profile
+    from pipeline.relationships.roster import Roster
+    from pipeline.storage.backend import utc_now
+
+    Repository(ch).insert_posts([enriched(i, minute=i) for i in range(9)])
+    store = RosterStore(ch)
+    store.save_person(Person(name="Ana Ruiz", topics=["pricing"]), "admin")
+    roster = Roster(store, VoicePosts(ch))
+    roster.add(["test:a1"], "admin", owner="Ana Ruiz")
+    roster.interact("test:a1", "met", "coffee at the expo", "Ana Ruiz", False)
+    p = voice_profile(roster, "test:a1")
+    assert len(p["recent"]) == 3 and p["topics"] == [("pricing", 3)] and p["suggestion"]["person"] == "Ana Ruiz"
+    assert sum(d["posts"] for d in p["attention"]) == 3 and p["amplifiers"] == []
+    assert [h["action"] for h in p["history"]] == ["interaction", "added"]
+    d = build_digest(store, VoicePosts(ch), "Ana Ruiz", utc_now() - timedelta(hours=1), utc_now() + timedelta(minutes=1))
+    assert len(d.posts) == 3 and len(d.negative) == 1 and d.rising == []
+    assert "Ana Ruiz met @h1: coffee at the expo" in d.lines()
+    assert store.all_accounts()["test:a1"]["owner"] == "Ana Ruiz" and store.owner_load() == {"Ana Ruiz": 1}

@@ -1,6 +1,6 @@
 // Roster pages (relationships with voices): #/roster, #/roster/<voice id>, #/roster-digest/<person>.
 // Also adds "Add to roster" to the voices of rising-voice alerts and of the emerging-voices ranking.
-import { AuthNeeded, api, askToken, fmt, h, showError, state, routes, time } from "../app.js";
+import { AuthNeeded, api, askToken, fmt, h, render, routes, showError, state, time } from "../app.js";
 
 const SVGNS = "http://www.w3.org/2000/svg";
 const TOKEN_KEY = "hypermicro.token";
