@@ -104,6 +104,9 @@ def test_from_rising_voice_alert_to_the_owners_digest(server: str) -> None:
         page.screenshot(path=str(SHOTS / "roster-2-voice-profile-suggested-owner.png"), full_page=True)
         page.click("#accept-suggestion")
         expect(page.locator("#voice-owner")).to_have_text("Ana Ruiz")
+        page.goto(server + "/#/posts")  # ... and so does each post's author in the mentions view
+        page.locator("li.post button.roster-add[data-account='bluesky:90010']").first.click()
+        expect(page.locator("#voice-card")).to_have_attribute("data-voice", "bluesky:90010")
         page.select_option("#voice-stage", "listening")
         expect(page.locator("#voice-history li[data-action='stage']")).to_contain_text("moved discovered → listening")
         page.select_option("#interaction-kind", "replied")
@@ -126,5 +129,8 @@ def test_from_rising_voice_alert_to_the_owners_digest(server: str) -> None:
         page.goto(server + "/#/voices")  # the emerging-voices view offers the same; a rostered voice opens its profile
         page.click("#voices-table button.roster-add[data-handle='voice0']")
         expect(page.locator("#voice-owner")).to_have_text("Ana Ruiz")
+        page.goto(server + "/#/posts")  # ... and so does each post's author in the mentions view
+        page.locator("li.post button.roster-add[data-account='bluesky:90010']").first.click()
+        expect(page.locator("#voice-card")).to_have_attribute("data-voice", "bluesky:90010")
         browser.close()
     assert not errors, errors

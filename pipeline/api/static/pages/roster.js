@@ -187,7 +187,20 @@ function rosterDecorateVoices() {
     name.after(" ", h("button", { type: "button", class: "roster-add", "data-handle": handle, onclick: () => rosterAdd(handle) }, "Add to roster"));
   });
 }
-new MutationObserver(() => { rosterDecorateAlerts(); rosterDecorateVoices(); }).observe(document.getElementById("view"), { childList: true, subtree: true });
+// ... and next to the author of each post in the mentions view (the account is source:author id).
+function rosterDecoratePosts() {
+  document.querySelectorAll("li.post[data-post]").forEach((post) => {
+    const author = post.querySelector("a.author[data-author]");
+    if (!author || post.dataset.roster) return;
+    post.dataset.roster = "1";
+    const account = post.dataset.post.split(":")[0] + ":" + author.dataset.author;
+    author.after(" ", h("button", { type: "button", class: "roster-add", "data-account": account, onclick: async () => {
+      const v = await rosterAct("/voices", "POST", { accounts: [account] });
+      if (v) location.hash = "#/roster/" + encodeURIComponent(v.voice_id);
+    } }, "Add to roster"));
+  });
+}
+new MutationObserver(() => { rosterDecorateAlerts(); rosterDecorateVoices(); rosterDecoratePosts(); }).observe(document.getElementById("view"), { childList: true, subtree: true });
 
 routes.roster = pageRoster;
 routes["roster-digest"] = pageRosterDigest;
