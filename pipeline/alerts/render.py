@@ -196,17 +196,17 @@ def _evidence_rows(alert: Alert) -> list[tuple[str, list[Item]]]:
     ev = alert.evidence
     rows: list[tuple[str, list[Item]]] = []
     if ev.key_terms:
-        rows.append(("Key terms", ev.key_terms[:MAX_KEY_TERMS]))
+        rows.append(("Key terms", list[Item](ev.key_terms[:MAX_KEY_TERMS])))
     if ev.samples:
         rows.append(("Sample posts", [_sample_item(p) for p in ev.samples[:MAX_EVIDENCE_ITEMS]]))
     elif ev.post_ids:
-        rows.append(("Top posts", ev.post_ids[:MAX_EVIDENCE_ITEMS]))
+        rows.append(("Top posts", list[Item](ev.post_ids[:MAX_EVIDENCE_ITEMS])))
     if ev.authors:
-        rows.append(("Top authors", [handle(a) for a in ev.authors[:MAX_EVIDENCE_ITEMS]]))
+        rows.append(("Top authors", list[Item](handle(a) for a in ev.authors[:MAX_EVIDENCE_ITEMS])))
     if ev.conversations:
-        rows.append(("Conversations", ev.conversations[:MAX_EVIDENCE_ITEMS]))
+        rows.append(("Conversations", list[Item](ev.conversations[:MAX_EVIDENCE_ITEMS])))
     if ev.links:
-        rows.append(("Links", ev.links[:MAX_EVIDENCE_ITEMS]))
+        rows.append(("Links", list[Item](ev.links[:MAX_EVIDENCE_ITEMS])))
     return rows
 
 

@@ -39,7 +39,7 @@ def brands_health(ch: ClickHouse, brands: dict[str, Brand], rng: TimeRange) -> l
     span = rng.end - rng.start
     now = brand_mentions(ch, list(brands), rng)
     before = brand_mentions(ch, list(brands), TimeRange(rng.start - span, rng.start))
-    items = []
+    items: list[dict[str, Any]] = []
     for b in brands.values():
         cur, prev = now.get(b.id, {}), before.get(b.id, {})
         mentions, negative = sum(cur.values()), cur.get("negative", 0)
@@ -54,7 +54,7 @@ def brands_health(ch: ClickHouse, brands: dict[str, Brand], rng: TimeRange) -> l
                        "negative_share": None if share is None or p_share is None else round(share - p_share, 4)},
             "mentions_24h": mentions, "negative_24h": negative,  # the names of the first API version
         })
-    items.sort(key=lambda x: (-x["change"]["negative"], -(x["negative_share"] or 0.0), x["id"]))
+    items.sort(key=lambda x: (-int(x["change"]["negative"]), -float(x["negative_share"] or 0.0), str(x["id"])))
     return items
 
 

@@ -100,6 +100,26 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     ch.close()
 
 
+LOW_CONTRAST_JS = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const bg = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length === 3 || c[3] === 1) return c.slice(0, 3); } return [255, 255, 255]; };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || !box.width || getComputedStyle(el).visibility === "hidden" || el.closest("dialog:not([open]), canvas")) continue;
+    const fg = lum(rgb(getComputedStyle(el).color)), back = lum(bg(el));
+    const ratio = (Math.max(fg, back) + 0.05) / (Math.min(fg, back) + 0.05);
+    if (ratio < 4.5) bad.push(`${el.tagName}.${el.className} ${ratio.toFixed(2)} "${el.textContent.trim().slice(0, 30)}"`);
+  }
+  return bad;
+}"""
+"""Every visible text against the first opaque background behind it: WCAG AA (4.5:1)."""
+
+
 def no_sideways_scroll(page: Any) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
@@ -120,7 +140,8 @@ def test_alert_email_to_acknowledged_incident(world: dict[str, Any], device: str
     shot = lambda step: str(SHOTS / f"crisis-{device}-{step}.png")  # noqa: E731
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": width, "height": height})
+        # a reader far from UTC: every time on the page, the chart's axis included, is still UTC
+        page = browser.new_page(viewport={"width": width, "height": height}, timezone_id="America/Los_Angeles")
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text)  # CSP refusals too (a 401 before the key is expected)
@@ -137,6 +158,8 @@ def test_alert_email_to_acknowledged_incident(world: dict[str, Any], device: str
         expect(marker).to_have_count(1)
         assert marker.bounding_box()["width"] > 3  # type: ignore[index]
         expect(page.locator("[data-kpi=negative-mentions]")).to_have_text("4")  # a1-a4; x1 at 10:45 is after the range
+        expect(page.locator("#range-text")).to_contain_text("2026-03-02 09:00 UTC – 2026-03-02 10:45 UTC")
+        assert page.input_value("#range-from") == "2026-03-02T09:00"
         assert no_sideways_scroll(page), device
         page.screenshot(path=shot("1-brand-view"), full_page=False)
 
@@ -175,8 +198,34 @@ def test_alert_email_to_acknowledged_incident(world: dict[str, Any], device: str
             page.goto(world["base"] + "/" + view)
             page.wait_for_selector(f"main#view[data-page={name}]")
             page.screenshot(path=shot(f"5-{name}"), full_page=False)
+            assert page.evaluate(LOW_CONTRAST_JS) == [], (device, view)
             assert no_sideways_scroll(page), (device, view)
         expect(page.locator("#voices-table tbody tr")).to_have_count(2)
+        page.goto(f"{world['base']}/#/alerts/{delivered.id}")  # one alert, by its link
+        expect(page.locator(f"article[data-alert='{delivered.id}']")).to_contain_text("acknowledged by Ana Ruiz")
+        expect(page.locator("#alert-list article")).to_have_count(0)
+
+        # the chart: click a bar for its posts, drag across bars to zoom (the range goes into the URL)
+        page.goto(link)
+        over = page.locator(".chart-box .u-over")
+        expect(over).to_have_count(1)
+        assert page.evaluate(LOW_CONTRAST_JS) == [], device
+        over.scroll_into_view_if_needed()
+        box = over.bounding_box()
+        assert box is not None
+        x_of = lambda minute: box["x"] + box["width"] * (minute + 0.5) / 105  # noqa: E731 - 09:00-10:45, 1-minute bars
+        page.mouse.click(x_of(80), box["y"] + box["height"] - 5)  # 10:20, alice's post
+        expect(page.locator("#picked")).to_contain_text("Acme flight DELAYED again at gate 4")
+        assert "at=" in page.url
+        over.scroll_into_view_if_needed()
+        box = over.bounding_box()
+        assert box is not None
+        page.mouse.move(x_of(75), box["y"] + 20)
+        page.mouse.down()
+        page.mouse.move(x_of(90), box["y"] + 20, steps=5)
+        page.mouse.up()
+        expect(page.locator("#range-text")).to_contain_text("10:15 UTC – 2026-03-02 10:3")
+        assert "from=2026-03-02T10%3A15Z" in page.url or "from=2026-03-02T10:15Z" in page.url
         browser.close()
     assert not errors, errors
 

@@ -59,3 +59,17 @@ def test_endpoints_on_clickhouse_server(server_client: TestClient) -> None:
     acked = c.get(V1 + "/alerts", params={"acknowledged": "true"}, headers=h).json()["items"]
     assert [a["id"] for a in acked] == ["al-1"]
     assert c.get("/health").json()["clickhouse"]["backend"] == "server"
+
+
+def test_health_and_why_on_clickhouse_server(server_client: TestClient) -> None:
+    c, h = server_client, read_headers()
+    hour = {"from": "2026-03-02T10:00:00Z", "to": "2026-03-02T11:00:00Z"}
+    items = c.get(V1 + "/brands", params=hour, headers=h).json()["items"]
+    assert [(b["id"], b["mentions"], b["negative"], b["change"]["negative"]) for b in items] == [
+        ("acme", 8, 5, 5), ("rival", 6, 0, 0)]
+    why = c.get(V1 + "/brands/acme/why", params=hour, headers=h).json()
+    assert {p["id"] for p in why["top_negative_posts"]} == {f"test:{i}" for i in ("a1", "a2", "a3", "a4", "x1")}
+    assert why["sources"] == [{"source": "test", "mentions": 8, "negative": 5, "negative_share": 0.625}]
+    assert [(x["conversation_id"], x["posts"], x["negative"]) for x in why["conversations"]] == [("c-delay", 5, 5)]
+    assert isinstance(why["terms"], list) and [v["handle"] for v in why["voices"]] == ["erin", "carol"]
+    assert c.get(V1 + "/alerts/al-1", headers=h).json()["link"].startswith("#/brands/acme?from=")

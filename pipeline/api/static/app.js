@@ -93,8 +93,9 @@ export function showError(e) {
 }
 
 let rendering = null;
+let again = false;
 export async function render() {
-  if (rendering) return rendering;
+  if (rendering) { again = true; return rendering; }  // a newer URL arrived: render it after this one
   rendering = (async () => {
     const route = parseRoute();
     const page = routes[route.name] || routes.health;
@@ -108,7 +109,9 @@ export async function render() {
     try {
       if (!state.me) state.me = await api("/me");
       await page(view, route);
+      if (view.dataset.page !== route.name || view.dataset.path !== route.parts.join("/")) window.scrollTo(0, 0);
       view.dataset.page = route.name;
+      view.dataset.path = route.parts.join("/");
       document.getElementById("updated").textContent = "updated " + new Date().toISOString().slice(11, 16) + " UTC";
     } catch (e) {
       if (e instanceof AuthNeeded) {
@@ -120,7 +123,10 @@ export async function render() {
       }
     }
   })();
-  try { await rendering; } finally { rendering = null; }
+  try { await rendering; } finally {
+    rendering = null;
+    if (again) { again = false; render(); }
+  }
 }
 
 function start() {

@@ -5,6 +5,7 @@ import { fmt, h, time } from "./app.js";
 
 const NEG = "#c4321c";      // 5.1:1 on white
 const TOTAL = "#8a94a6";
+const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];  // whole posts
 
 function widthOf(el) {
   return Math.max(280, Math.floor(el.getBoundingClientRect().width || 600));
@@ -56,8 +57,10 @@ export function volumeChart(o, alerts, opts = {}) {
     padding: [12, 12, 0, 0],
     cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
     legend: { show: false },
-    scales: { x: { time: true, range: (u, mn, mx) => [mn, mx + step] } },
-    axes: [{ ...axis, space: small ? 70 : 90 }, { ...axis, size: 48, values: (u, v) => v.map((x) => fmt(x)) }],
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),  // every time on the page is UTC
+    scales: { x: { time: true, range: (u, mn, mx) => [mn, mx + step] }, y: { range: (u, mn, mx) => [0, Math.max(1, mx)] } },
+    axes: [{ ...axis, space: small ? 70 : 90 },
+           { ...axis, size: 48, incrs: COUNT_STEPS, values: (u, v) => v.map((x) => fmt(x)) }],
     series: [{}, { label: "mentions", fill: TOTAL, stroke: TOTAL, paths: bars, points: { show: false } },
              { label: "negative", fill: NEG, stroke: NEG, paths: bars, points: { show: false } }],
     hooks: {
@@ -69,9 +72,10 @@ export function volumeChart(o, alerts, opts = {}) {
         if (opts.onZoom) opts.onZoom(Math.floor(a / step) * step, Math.ceil(b / step) * step);
       }],
       ready: [(u) => {
-        u.over.addEventListener("click", () => {
-          const i = u.cursor.idx;
-          if (i !== null && i !== undefined && opts.onPick && u.select.width < 8) opts.onPick(xs[i]);
+        u.over.addEventListener("click", (e) => {  // the bar under the pointer (bars span [t, t + step))
+          const v = u.posToVal(e.clientX - u.over.getBoundingClientRect().left, "x");
+          const t = Math.floor(v / step) * step;
+          if (opts.onPick && u.select.width < 8 && xs.includes(t)) opts.onPick(t);
         });
       }],
     },

@@ -19,9 +19,10 @@ export function healthCards(items, r, current) {
     h("div", { class: "health-name" }, h("strong", {}, b.name), b.owner ? h("span", { class: "muted" }, b.owner) : null),
     h("div", { class: "health-figures" },
       h("span", {}, h("b", { "data-figure": "mentions" }, fmt(b.mentions)), " mentions ",
-        h("span", { class: "muted" }, `(${signed(b.change.mentions, true)})`)),
+        h("span", { class: "muted" }, b.previous.mentions ? `(${signed(b.change.mentions, true)})` : "(none the period before)")),
       h("span", {}, h("b", { class: "neg", "data-figure": "negative-share" }, pct(b.negative_share)), " negative ",
-        h("span", { class: "muted" }, `(${signed(b.change.negative_share, "pt")}, ${signed(b.change.negative)} posts)`))))));
+        h("span", { class: "muted" }, b.previous.mentions ? `(${signed(b.change.negative_share, "pt")}, ${signed(b.change.negative)} posts)`
+          : `(${signed(b.change.negative)} posts)`))))));
 }
 
 routes.health = async (view, route) => {

@@ -53,10 +53,14 @@ routes.posts = async (view, route) => {
     go("posts", [], Object.fromEntries([...new FormData(form).entries()].filter(([, v]) => v)));
   });
   const author = p.get("author") && res.items[0] && res.items[0].author.id === p.get("author") ? res.items[0].author : null;
-  view.replaceChildren(form,
+  const active = FILTERS.filter((k) => p.get(k)).map((k) => `${k}: ${p.get(k)}`).join(" · ");
+  const wide = window.matchMedia("(min-width: 601px)").matches;  // on a phone the filters fold away
+  view.replaceChildren(
     author ? h("section", { class: "card", id: "author-card" }, h("h2", {}, "Author"),
       h("p", {}, h("strong", {}, handle(author.handle || author.id)), ` · ${fmt(author.followers)} followers · id ${author.id}`),
       h("a", { href: "#/voices?" + new URLSearchParams({ subject: p.get("brand") || "*" }) }, "Emerging voices →")) : null,
+    h("details", { class: "card filters-box", open: wide || !active ? "open" : null },
+      h("summary", {}, "Filters", active ? h("span", { class: "muted" }, " · " + active) : null), form),
     h("section", { class: "card" }, h("h2", {}, "Mentions (newest first)"),
       res.items.length ? list : h("p", { class: "empty" }, "No posts match these filters."), more));
 };
