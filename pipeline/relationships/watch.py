@@ -86,8 +86,8 @@ class RosterWatch:
             period = period_of(person, now)
             if period is None or self._digested.get(person.name) == period[0]:
                 continue
-            self._digested[person.name] = period[0]
             digest = build_digest(store, VoicePosts(repo.ch), person.name, *period)
+            self._digested[person.name] = period[0]  # after the read: a failed one is tried next pass
             if not digest.empty:
                 due.append(digest_alert(digest, self.public_url))
         stored = repo.stored_alert_ids([a.id for a in due])
