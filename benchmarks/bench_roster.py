@@ -42,7 +42,7 @@ FROM numbers({n:UInt64})
 """
 CHANGES = """
 INSERT INTO roster_changes
-SELECT concat('voice') AS entity, concat('bench:u', toString(intDiv(number, 20))) AS entity_id,
+SELECT 'voice' AS entity, concat('bench:u', toString(intDiv(number, 20))) AS entity_id,
        toUInt64(number + 1) AS seq, toDateTime({now:DateTime}) - number AS at,
        arrayElement({people:Array(String)}, 1 + number % 40) AS by,
        if(number % 4 = 0, 'stage', 'interaction') AS action,
