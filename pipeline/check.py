@@ -24,7 +24,7 @@ from pipeline.settings import Settings, load_settings
 
 ENV_PREFIX = "HYPERMICRO_"
 # Parts of a check, in the order they run: configuration first, then reachability.
-FILES = ("brands", "topics", "routes")
+FILES = ("brands", "topics", "routes", "people")
 SERVICES = ("kafka", "clickhouse")
 _SETTINGS_SOURCE_ERROR = re.compile(r'field "([a-z0-9_]+)"')
 
@@ -122,6 +122,23 @@ def check_routes(path: Path | None) -> list[str]:
     return []
 
 
+def check_people(path: Path | None) -> list[str]:
+    """Problems of the people file (owners of rostered voices), if one is set."""
+    if path is None:
+        return []
+    from pipeline.relationships.people import load_people
+
+    try:
+        load_people(path)
+    except OSError as exc:
+        return [f"{env_name('people_file')}: {path}: cannot read: {exc.strerror or exc}"]
+    except yaml.YAMLError as exc:
+        return [f"{env_name('people_file')}: {path}: not valid YAML: {_first_line(exc)}"]
+    except ValueError as exc:
+        return [f"{env_name('people_file')}: {_first_line(exc)}"]
+    return []
+
+
 # ------------------------------------------------------------------------------- services
 def check_kafka(bootstrap: str, timeout_s: float = 5.0) -> list[str]:
     """Empty when at least one bootstrap server accepts a connection and answers a metadata request."""
@@ -209,6 +226,7 @@ def run_checks(settings: Settings, parts: Iterable[str] = (*FILES, *SERVICES)) -
         "brands": lambda: check_brands(settings.brands_file),
         "topics": lambda: check_topics(settings.topics_file),
         "routes": lambda: check_routes(settings.alert_routes_file),
+        "people": lambda: check_people(settings.people_file),
         "kafka": lambda: check_kafka(settings.kafka_bootstrap),
         "clickhouse": lambda: check_clickhouse(settings),
     }

@@ -18,8 +18,8 @@ MAX_TEXT_CHARS = 100_000
 """Posts longer than this are rejected (dead-lettered), not truncated silently."""
 
 SentimentLabel = Literal["negative", "neutral", "positive", "unsupported", "unscored"]
-AlertKind = Literal["negative_spike", "rising_voice", "trending_conversation"]
-SubjectKind = Literal["brand", "topic", "brand_topic", "author", "conversation"]
+AlertKind = Literal["negative_spike", "rising_voice", "trending_conversation", "voice_negative", "owner_digest"]
+SubjectKind = Literal["brand", "topic", "brand_topic", "author", "conversation", "person"]
 Severity = Literal["info", "warning", "critical"]
 
 

@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     alert_delivery_timeout_s: float = Field(60, gt=0, description="Hard timeout of one delivery attempt.")
     alert_outbox_retry_s: float = Field(30, gt=0, description="How often undelivered alerts are retried.")
     alert_outbox_max_attempts: int = Field(12, ge=1, description="Attempts before an alert stays parked in the outbox.")
+    people_file: Path | None = Field(None, description="People who own voices on the roster, with their topics, brands and digest schedule (YAML, see docs/relationships.md); more can be managed through the API.")
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL of the dashboard, used in alert links.")
 
     # --- API

@@ -26,6 +26,8 @@ KIND_TITLE: dict[str, str] = {
     "negative_spike": "Negative spike",
     "rising_voice": "Rising voice",
     "trending_conversation": "Trending conversation",
+    "voice_negative": "Your voice turned negative",
+    "owner_digest": "Your voices",
 }
 MAX_EVIDENCE_ITEMS = 5
 MAX_KEY_TERMS = 10
@@ -127,7 +129,11 @@ def _window_s(alert: Alert) -> float:
 
 
 def is_digest(alert: Alert) -> bool:
-    """A rising-voices digest (``pipeline.detect.voice_digest``): its explanation is its content."""
+    """An alert whose explanation is its content: a rising-voices digest
+    (``pipeline.detect.voice_digest``), a rostered voice's negative post or an owner's digest
+    (``pipeline.relationships``)."""
+    if alert.kind in ("voice_negative", "owner_digest"):
+        return bool(alert.explanation)
     return alert.kind == "rising_voice" and alert.subject.id.startswith("voices:") and bool(alert.explanation)
 
 

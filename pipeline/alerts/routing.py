@@ -190,12 +190,13 @@ class Router:
                 out.setdefault(dest.channel, set()).update(recipients)
 
     def route(self, alert: Alert) -> RouteResult:
-        """Owners of the alert's subject and the deliveries their routes select.
+        """Owners of the alert's subject (or the ``owners`` it names, e.g. a rostered voice's
+        owner) and the deliveries their routes select.
 
         An owner whose route cannot reach anyone (no route at all, or only e-mail without an
         address) also sends the alert to ``default_owner``; severity/kind filters are respected.
         """
-        owners = self.directory.owners_for(alert.subject)
+        owners = tuple(alert.owners) or self.directory.owners_for(alert.subject)  # e.g. a voice's owner
         out: dict[str, set[str]] = {}
         unrouted = not owners
         for owner in owners:

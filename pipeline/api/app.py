@@ -42,6 +42,7 @@ from pipeline.api.params import (
     pick_interval,
     time_range,
 )
+from pipeline.api.roster_routes import roster_router
 from pipeline.schema import AlertKind, SentimentLabel, Severity
 from pipeline.settings import Settings
 from pipeline.storage.backend import StorageError
@@ -273,6 +274,8 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
         f = Q.PostFilter(brand, topic, sentiment, language, author, s, e, check_text("q", q))
         items, nxt = await db(Q.search_posts, f, limit, Cursor.decode(cursor))
         return {"items": items, "next_cursor": nxt.encode() if nxt else None}
+
+    app.include_router(roster_router(repo, settings), prefix=API_PREFIX)
 
     # -- dashboard -------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)

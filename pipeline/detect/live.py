@@ -78,11 +78,13 @@ class LiveDetector:
         dispatcher: Any | None = None, kinds: Sequence[str] = ("brand",), bucket_s: int = 60,
         public_url: str = "http://127.0.0.1:8080", lateness: timedelta = timedelta(minutes=2),
         voices: Any | None = None, monitor_factory: Callable[[int], SpikeMonitor] | None = None,
+        roster: Any | None = None,
     ) -> None:
         if bucket_s <= 0 or bucket_s % 60:
             raise ValueError(f"spike_bucket_s must be a positive multiple of 60 seconds, got {bucket_s}")
         self.lateness = lateness
         self.voices = voices
+        self.roster = roster
         self._repo_factory = repo_factory
         self._publish = publish
         self.dispatcher = dispatcher
@@ -109,12 +111,13 @@ class LiveDetector:
         except ModuleNotFoundError:
             log.warning("alert dispatcher not available; alerts go to Kafka and ClickHouse only")
         from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
+        from pipeline.relationships.watch import RosterWatch
 
         return cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
                    bucket_s=s.spike_bucket_s, public_url=s.public_url,
                    lateness=timedelta(seconds=s.spike_lateness_s),
                    voices=LiveVoices(own_accounts_from_brands(s.brands_file)),
-                   monitor_factory=monitor_factory(s))
+                   monitor_factory=monitor_factory(s), roster=RosterWatch(s.public_url, s.people_file))
 
     # -- the loop ---------------------------------------------------------------------------
     async def tick(self) -> list[Alert]:
@@ -126,6 +129,8 @@ class LiveDetector:
             self._dispatcher_started = True
         if self.voices is not None:
             await self.voices.tick(repo, self._emit, self.public_url)
+        if self.roster is not None:  # rostered voices posting negatively: alert their owners
+            await self.roster.tick(repo, self._emit)
         saved_at = await loop.run_in_executor(None, repo.detector_position, STATE_NAME)
         if self.monitor is None or saved_at != self.fed_until:  # first pass, or another leader moved on
             await loop.run_in_executor(None, self._restore, repo)
