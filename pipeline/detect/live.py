@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from pipeline.alerts import render
 from pipeline.detect.evidence import distinctive_terms
@@ -237,7 +238,9 @@ class LiveDetector:
                 samples=[SamplePost(**p) for p in ev.get("samples", [])],
                 authors=[render.handle(a) for a in ev.get("authors", [])],
                 key_terms=terms, conversations=ev.get("conversations", []), negative_share=share,
-                links=[f"{self.public_url}/#/posts?brand={brand_id or ''}&sentiment=negative"],
+                links=[f"{self.public_url}/#/posts?" + urlencode({  # the negative posts of the evidence window
+                    "brand": brand_id or "", "sentiment": "negative",
+                    "from": det.start.strftime("%Y-%m-%dT%H:%M:%SZ"), "to": det.at.strftime("%Y-%m-%dT%H:%M:%SZ")})],
                 details={"p_value": det.p_value, "baseline_share": det.baseline_share, "window_s": det.window_s},
             ),
         )
