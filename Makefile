@@ -10,11 +10,11 @@ export TRANSFORMERS_OFFLINE := 1
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -q --upgrade pip
 
 # Python deps: torch==2.13.0 is pinned; pip picks a local CPU wheel from PIP_FIND_LINKS if one is there.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
 setup: $(VENV)/.installed
