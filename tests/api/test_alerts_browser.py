@@ -3,9 +3,6 @@ critical negative spike; the spike is shown first and the voices read as one pla
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +15,7 @@ from pipeline.schema import Alert
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
-from tests.api.conftest import ADMIN_TOKEN, api_settings
+from tests.api.conftest import ADMIN_TOKEN, api_settings, free_port, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,8 +48,6 @@ def _alerts() -> list[Alert]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     from pipeline.api.app import create_api
 
     tmp = tmp_path_factory.mktemp("alerts")
@@ -60,20 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate(ch)
     repo = Repository(ch)
     repo.insert_alerts(_alerts())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_api(lambda: repo, api_settings(tmp, api_port=port))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    port = free_port()
+    with serve(create_api(lambda: repo, api_settings(tmp, api_port=port)), port) as base:
+        yield base
     ch.close()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,15 +16,21 @@ import pytest
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
-from tests.api.conftest import admin_headers, api_settings, enriched, read_headers, seed
+from tests.api.conftest import (
+    admin_headers,
+    api_settings,
+    enriched,
+    free_port,
+    read_headers,
+    seed,
+    serve,
+)
 
 LONG_IDS = ["L" * 300 + str(i) for i in range(3)]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     from pipeline.api.app import create_api
 
     tmp: Path = tmp_path_factory.mktemp("hostile-api")
@@ -35,20 +40,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     seed(repo)
     repo.insert_posts([enriched(pid, 80 + i, {"acme": "negative"}, [], "", "zed", f"long id post {i}", "en")
                        for i, pid in enumerate(LONG_IDS)])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_api(lambda: repo, api_settings(tmp, api_port=port)),
-                                        host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    port = free_port()
+    with serve(create_api(lambda: repo, api_settings(tmp, api_port=port)), port) as base:
+        yield base
     ch.close()
 
 

@@ -10,9 +10,6 @@ Screenshots of each step go to artifacts/screenshots/; at 390 px the page must n
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +26,7 @@ from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
 from tests.alerts.alerts_support import Receiver
-from tests.api.conftest import T0, api_settings, seed
+from tests.api.conftest import T0, api_settings, free_port, seed, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,17 +62,13 @@ def spike(minute_end: int, observed: float) -> Alert:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    import uvicorn
-
     from pipeline.api.app import create_api
 
     ch = ChdbBackend(tmp_path / "chdb", "hypermicro")
     migrate(ch)
     repo = Repository(ch)
     seed(repo)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     state = tmp_path / "alerts"
     settings = api_settings(tmp_path, api_port=port, alert_state_dir=state, public_url=base, webhook_url=None,
@@ -84,17 +77,8 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     dispatcher = AlertDispatcher.from_settings(settings.model_copy(update={"webhook_url": receiver.url,
                                                                           "webhook_allow_unsigned": True}),
                                                state, sink=ClickHouseSink(repo))
-    srv = uvicorn.Server(uvicorn.Config(create_api(lambda: repo, settings), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield {"base": base, "repo": repo, "state": state, "dispatcher": dispatcher, "receiver": receiver}
-    srv.should_exit = True
-    thread.join(10)
+    with serve(create_api(lambda: repo, settings), port):
+        yield {"base": base, "repo": repo, "state": state, "dispatcher": dispatcher, "receiver": receiver}
     dispatcher.close()
     receiver.close()
     ch.close()

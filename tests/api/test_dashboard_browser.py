@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import pytest
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
-from tests.api.conftest import ADMIN_TOKEN, api_settings, seed
+from tests.api.conftest import ADMIN_TOKEN, api_settings, free_port, seed, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,8 +21,6 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Repository]]:
-    import uvicorn
-
     from pipeline.api.app import create_api
 
     tmp = tmp_path_factory.mktemp("dash")
@@ -33,20 +28,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Repo
     migrate(ch)
     repo = Repository(ch)
     seed(repo)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_api(lambda: repo, api_settings(tmp, api_port=port))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", repo
-    srv.should_exit = True
-    thread.join(10)
+    port = free_port()
+    with serve(create_api(lambda: repo, api_settings(tmp, api_port=port)), port) as base:
+        yield base, repo
     ch.close()
 
 

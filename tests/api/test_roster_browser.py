@@ -4,9 +4,6 @@ it in that owner's digest.  Screenshots under artifacts/screenshots/."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from types import SimpleNamespace
@@ -18,7 +15,7 @@ from pipeline.schema import BrandMention, EnrichedPost, RawPost, Sentiment, Topi
 from pipeline.storage.backend import ChdbBackend, utc_now
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
-from tests.api.conftest import api_settings
+from tests.api.conftest import api_settings, free_port, serve
 from tests.api.test_alerts_browser import ARGS, CHROMIUM, SHOTS, _voice
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -42,8 +39,6 @@ def _posts() -> list[EnrichedPost]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
     from pipeline.api.app import create_api
 
     tmp = tmp_path_factory.mktemp("roster")
@@ -58,22 +53,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     people = tmp / "people.yaml"
     people.write_text("people:\n  - {name: Ana Ruiz, topics: [delays], digest: daily}\n"
                       "  - {name: pr-desk, brands: [], topics: [food]}\n", encoding="utf-8")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings = api_settings(tmp, api_port=port, people_file=people,
                             api_tokens=[{"name": "Ana Ruiz", "token": ANA, "scope": "act"}])
-    srv = uvicorn.Server(uvicorn.Config(create_api(lambda: repo, settings), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve(create_api(lambda: repo, settings), port) as base:
+        yield base
     ch.close()
 
 
