@@ -169,9 +169,14 @@ def test_streaming_lines_are_bounded() -> None:
         return Chunks(iter([b"data: " + b"x" * 65536] * 50))  # one 3 MB line, never ended
 
     with FixtureServer(site) as srv:
-        http = HttpClient(srv.url, timeout_s=5)
-        with http.stream("GET", "/ok") as resp:
-            assert list(bounded_lines(resp, 1000)) == ["event: update", 'data: {"a": 1}', "", ":thump"]
-        with http.stream("GET", "/endless") as resp, pytest.raises(SourceError, match="longer than"):
-            list(bounded_lines(resp, 1_000_000))
-        http.close()
+        for path in ("/ok", "/endless"):  # a client each: the fixture server closes a streamed connection
+            http = HttpClient(srv.url, timeout_s=5)
+            try:
+                with http.stream("GET", path) as resp:
+                    if path == "/ok":
+                        assert list(bounded_lines(resp, 1000)) == ["event: update", 'data: {"a": 1}', "", ":thump"]
+                    else:
+                        with pytest.raises(SourceError, match="longer than"):
+                            list(bounded_lines(resp, 1_000_000))
+            finally:
+                http.close()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,13 +61,19 @@ def committed(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
 
 
 def lag(bootstrap: str, group: str, topics: Iterable[str]) -> int:
-    """Messages not yet committed by ``group`` on ``topics`` (0 when fully processed)."""
-    done = committed(bootstrap, group)
-    total = 0
-    for topic in topics:
-        for part, end in end_offsets(bootstrap, topic).items():
-            total += max(0, end - max(done.get((topic, part), 0), 0))
-    return total
+    """Messages not yet committed by ``group`` on ``topics`` (0 when fully processed).
+
+    While the group's coordinator moves (a broker restart) the offsets cannot be read: that is
+    "not drained yet", so callers polling with :func:`wait_until` simply ask again."""
+    try:
+        done = committed(bootstrap, group)
+        ends = {topic: end_offsets(bootstrap, topic) for topic in topics}
+    except KafkaError as exc:
+        if not exc.retriable:
+            raise
+        return 1 << 62
+    return sum(max(0, end - max(done.get((topic, part), 0), 0))
+               for topic, parts in ends.items() for part, end in parts.items())
 
 
 def wait_until(pred: Any, timeout: float, every: float = 1.0, what: str = "condition") -> None:
