@@ -185,30 +185,26 @@ class HttpClient:
     def _fetch(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Response:
         """One request, its allowed redirects and its bounded body, within the total deadline."""
         deadline = time.monotonic() + self.timeout_s
-        request = self.client.build_request(method, url, **kwargs)
-        first = request.url
-        for _ in range(MAX_REDIRECTS + 1):
-            same_origin = origin(request.url) == origin(first)
-            if not same_origin:
-                for name in _CREDENTIAL_HEADERS:
-                    request.headers.pop(name, None)
-            sent = (self.client.send(request, stream=True) if same_origin
-                    else self.client.send(request, stream=True, auth=None))
-            try:
-                if sent.status_code in _REDIRECTS and "location" in sent.headers:
-                    request = self._redirect(request, sent, first)
-                    continue
-                body = self._read_capped(sent, deadline)
-            finally:
-                sent.close()
-            return httpx.Response(sent.status_code, headers=sent.headers, content=body, request=request)
-        raise SourceError(f"more than {MAX_REDIRECTS} redirects from {first} (redirect loop?)")
+        sent = self._follow(self.client.build_request(method, url, **kwargs))
+        try:
+            body = self._read_capped(sent, deadline)
+        finally:
+            sent.close()
+        return httpx.Response(sent.status_code, headers=sent.headers, content=body, request=sent.request)
 
     @contextmanager
     def stream(self, method: str, url: str, **kwargs: Any) -> Iterator[httpx.Response]:
         """A streaming response (no total deadline, no size cap: the caller bounds each event),
         following the same redirect policy as every other request."""
-        request = self.client.build_request(method, url, **kwargs)
+        response = self._follow(self.client.build_request(method, url, **kwargs))
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _follow(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and follow its allowed redirects; the final response is open
+        (streamed) and the caller closes it. Credentials never cross to another origin."""
         first = request.url
         for _ in range(MAX_REDIRECTS + 1):
             same_origin = origin(request.url) == origin(first)
@@ -217,17 +213,12 @@ class HttpClient:
                     request.headers.pop(name, None)
             response = (self.client.send(request, stream=True) if same_origin
                         else self.client.send(request, stream=True, auth=None))
-            if response.status_code in _REDIRECTS and "location" in response.headers:
-                try:
-                    request = self._redirect(request, response, first)
-                finally:
-                    response.close()
-                continue
+            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+                return response
             try:
-                yield response
+                request = self._redirect(request, response, first)
             finally:
                 response.close()
-            return
         raise SourceError(f"more than {MAX_REDIRECTS} redirects from {first} (redirect loop?)")
 
     def _redirect(self, request: httpx.Request, response: httpx.Response, first: httpx.URL) -> httpx.Request:
