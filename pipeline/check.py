@@ -95,13 +95,18 @@ def check_topics(path: Path) -> list[str]:
 
     try:
         load_taxonomy(path)
-    except OSError as exc:
-        return [f"{env_name('topics_file')}: {path}: cannot read: {exc.strerror or exc}"]
-    except yaml.YAMLError as exc:
-        return [f"{env_name('topics_file')}: {path}: not valid YAML: {_first_line(exc)}"]
+    except (OSError, yaml.YAMLError) as exc:
+        return [unreadable('topics_file', path, exc)]
     except (ValueError, AttributeError) as exc:  # AttributeError: top level is not a mapping
         return [f"{env_name('topics_file')}: {path}: {_first_line(exc)}"]
     return []
+
+
+def unreadable(setting: str, path: Path, exc: OSError | yaml.YAMLError) -> str:
+    """The one line for a config file that cannot be read or is not YAML."""
+    if isinstance(exc, OSError):
+        return f"{env_name(setting)}: {path}: cannot read: {exc.strerror or exc}"
+    return f"{env_name(setting)}: {path}: not valid YAML: {_first_line(exc)}"
 
 
 def check_routes(path: Path | None) -> list[str]:
@@ -115,10 +120,8 @@ def check_routes(path: Path | None) -> list[str]:
     except ValidationError as exc:
         return [f"{env_name('alert_routes_file')}: {path}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
                 for e in exc.errors()]
-    except OSError as exc:
-        return [f"{env_name('alert_routes_file')}: {path}: cannot read: {exc.strerror or exc}"]
-    except yaml.YAMLError as exc:
-        return [f"{env_name('alert_routes_file')}: {path}: not valid YAML: {_first_line(exc)}"]
+    except (OSError, yaml.YAMLError) as exc:
+        return [unreadable('alert_routes_file', path, exc)]
     return []
 
 
@@ -130,10 +133,8 @@ def check_people(path: Path | None) -> list[str]:
 
     try:
         load_people(path)
-    except OSError as exc:
-        return [f"{env_name('people_file')}: {path}: cannot read: {exc.strerror or exc}"]
-    except yaml.YAMLError as exc:
-        return [f"{env_name('people_file')}: {path}: not valid YAML: {_first_line(exc)}"]
+    except (OSError, yaml.YAMLError) as exc:
+        return [unreadable('people_file', path, exc)]
     except ValueError as exc:
         return [f"{env_name('people_file')}: {_first_line(exc)}"]
     return []
