@@ -36,8 +36,7 @@ demo: $(VENV)/.installed
 	$(BIN)/hypermicro demo
 
 ## The whole test suite (real Kafka + ClickHouse server), lint, and eval floors when shared data exists.
-test: servers
-	$(BIN)/ruff check pipeline connectors models tests benchmarks
+test: servers lint
 	$(BIN)/pytest -q -p no:cacheprovider
 	@if [ -d "$(SHARED)" ]; then $(BIN)/python benchmarks/check_evals.py --shared "$(SHARED)"; \
 	  else echo "no $(SHARED): eval floors skipped"; fi
@@ -48,9 +47,11 @@ test-fast: $(VENV)/.installed
 evals: $(VENV)/.installed
 	$(BIN)/python benchmarks/check_evals.py --shared "$(SHARED)"
 
+## Style, types and the floor plan (import contracts in pyproject.toml, see docs/architecture.md).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check pipeline connectors models tests benchmarks
 	$(BIN)/mypy pipeline connectors models
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf .data .var

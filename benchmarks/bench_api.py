@@ -163,7 +163,7 @@ def run_backend(label: str, ch: Any, rows: int, runs: int, base: datetime, tmp: 
     from fastapi.testclient import TestClient
 
     from pipeline.api.app import create_api
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
     from pipeline.storage.migrate import migrate
     from pipeline.storage.repository import Repository
 

@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from connectors.file_replay import replay_file
-    from connectors.producer import PostProducer, ensure_topics
+    from pipeline.core.kafka import PostProducer, ensure_topics
 
     topic = f"bench.replay.{uuid.uuid4().hex[:8]}"
     ensure_topics(args.bootstrap, [topic], partitions=args.partitions)

@@ -88,7 +88,7 @@ def command(posts: int = typer.Option(1_000_000, "--posts"), voices: int = typer
     from fastapi.testclient import TestClient
 
     from pipeline.api.app import create_api
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
     from pipeline.storage.backend import ChdbBackend, DriverBackend
     from pipeline.storage.migrate import migrate
     from pipeline.storage.repository import Repository

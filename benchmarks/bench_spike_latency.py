@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from connectors.producer import PostProducer  # noqa: E402
-from pipeline.schema import RawPost  # noqa: E402
+from pipeline.core.kafka import PostProducer  # noqa: E402
+from pipeline.core.schema import RawPost  # noqa: E402
 from tests.integration.harness import WebhookReceiver, start_worker, stop_worker  # noqa: E402
 
 BRANDS = [f"brand{i}" for i in range(6)]

@@ -27,10 +27,10 @@ def main() -> None:
     ap.add_argument("--sentiment", default=None)
     args = ap.parse_args()
 
+    from pipeline.core.schema import RawPost
+    from pipeline.core.settings import load_settings
     from pipeline.enrich import build_enricher
-    from pipeline.sample import SampleSpec, generate
-    from pipeline.schema import RawPost
-    from pipeline.settings import load_settings
+    from pipeline.evaluation.sample import SampleSpec, generate
 
     rows, _ = generate(SampleSpec(posts=args.posts, spike_posts=args.posts // 20))
     if args.texts:

@@ -22,15 +22,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.detect.buckets import BrandBucket  # noqa: E402
-from pipeline.detect.eval_buzz import count_buckets, detect, load_posts, load_truth, score_alerts  # noqa: E402
 from pipeline.detect.spikes import Sensitivity, SpikeMonitor  # noqa: E402
+from pipeline.evaluation.buzz import count_buckets, detect, load_posts, load_truth, score_alerts  # noqa: E402
 
 
 def cached_buckets(stream: Path) -> list[BrandBucket]:
     cache = stream / "buckets.json"
     if not cache.exists():
+        from pipeline.core.settings import load_settings
         from pipeline.enrich import build_enricher
-        from pipeline.settings import load_settings
 
         settings = load_settings(brands_file=stream / "brands.yaml")
         posts, _ = load_posts(stream / "posts.jsonl")

@@ -29,7 +29,7 @@ def last_line_figures(output: str) -> dict[str, float]:
 def commands(shared: Path, tmp: Path) -> dict[str, list[str]]:
     scenario = tmp / "scenario"
     subprocess.run([sys.executable, "-c",
-                    "from pipeline.detect.scenario import write_scenario; import sys; "
+                    "from pipeline.evaluation.scenario import write_scenario; import sys; "
                     f"write_scenario({str(scenario)!r}, 9001)"], check=True, cwd=REPO)
     subprocess.run([sys.executable, str(HERE / "buzz_streams.py"), "--shared", str(shared),
                     "--out", str(tmp / "buzz"), "--only", "apple"], check=True, cwd=REPO)

@@ -1,6 +1,6 @@
 """Connectors: bring posts from sources into Kafka as RawPost JSON.
 
-- :mod:`connectors.producer`: ``PostProducer`` (kafka-python, idempotent) and ``ensure_topics``.
+- :mod:`pipeline.core.kafka`: ``PostProducer`` (kafka-python, idempotent) and ``ensure_topics``.
 - :mod:`connectors.file_replay`: ``replay_file`` (JSONL/CSV, time-warped replay).
 - :mod:`connectors.base`: the connector contract (``ConnectorSpec``, ``Connector``, ``Stream``).
 - :mod:`connectors.runner`: ``run_connector`` (checkpoints after Kafka acks, dedupe, shutdown).

@@ -1,7 +1,7 @@
 """The connector contract: a spec, ``check()`` and streams.
 
 A connector author writes three things; :mod:`connectors.runner` does the rest (normalise to
-:class:`~pipeline.schema.RawPost`, validate, produce to Kafka, persist cursors after Kafka
+:class:`~pipeline.core.schema.RawPost`, validate, produce to Kafka, persist cursors after Kafka
 acknowledged, skip duplicates, rate limits, retries, shutdown, metrics).
 
 - a :class:`ConnectorSpec` (pydantic-settings): configuration from YAML, the environment
@@ -23,8 +23,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline.bounds import DEFAULT_BOUNDS, Bounds
-from pipeline.schema import RawPost
+from pipeline.core.bounds import DEFAULT_BOUNDS, Bounds
+from pipeline.core.schema import RawPost
 
 
 class CheckError(Exception):
@@ -153,7 +153,7 @@ class Connector(ABC, Generic[SpecT]):
     name: ClassVar[str] = ""
     spec_class: ClassVar[type[ConnectorSpec]] = ConnectorSpec
     bounds: Bounds = DEFAULT_BOUNDS
-    """Bounds every post must meet (:mod:`pipeline.bounds`); the runner sets them from its options."""
+    """Bounds every post must meet (:mod:`pipeline.core.bounds`); the runner sets them from its options."""
 
     def __init__(self, spec: SpecT) -> None:
         self.spec = spec
@@ -195,4 +195,4 @@ class PushConnector(Connector[SpecT]):
     @abstractmethod
     def serve(self, sink: Any, dlq_topic: str | None) -> None:
         """Accept posts until ``self.stop_event`` is set; produce each accepted post to ``sink``
-        (a :class:`connectors.producer.PostProducer`) and flush before acknowledging the sender."""
+        (a :class:`pipeline.core.kafka.PostProducer`) and flush before acknowledging the sender."""

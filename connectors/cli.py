@@ -17,8 +17,8 @@ from typing import Any
 
 import typer
 
-from connectors.producer import DEFAULT_BOOTSTRAP
-from pipeline.topics import DLQ, RAW_POSTS
+from pipeline.core.kafka import DEFAULT_BOOTSTRAP
+from pipeline.core.topics import DLQ, RAW_POSTS
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ def namespaced(topic: str | None) -> str | None:
 
     A name that already carries the namespace is left as it is, so configs may use either form.
     """
-    from pipeline.check import ConfigError, load_checked_settings
-    from pipeline.settings import topic_name
+    from pipeline.core.settings import ConfigError, load_checked_settings, topic_name
 
     if not topic:
         return topic
@@ -79,7 +78,7 @@ def run_replay(
 ) -> Any:
     """Replay one file into Kafka (creating the topics first when asked) and return its stats."""
     from connectors.file_replay import replay_file
-    from connectors.producer import PostProducer, ensure_topics
+    from pipeline.core.kafka import PostProducer, ensure_topics
 
     if not Path(path).is_file():
         raise typer.BadParameter(f"{path}: no such file", param_hint="path")

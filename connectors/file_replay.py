@@ -1,12 +1,12 @@
 """Replay posts from a JSONL or CSV file into Kafka, optionally time-warped.
 
 JSONL (``.jsonl``, ``.ndjson``, ``.json``; ``.gz`` accepted) holds one post per line in the
-interchange form of :class:`pipeline.schema.RawPost` (ids without the ``<source>:`` prefix are
+interchange form of :class:`pipeline.core.schema.RawPost` (ids without the ``<source>:`` prefix are
 prefixed). CSV (``.csv``, ``.csv.gz``) maps columns by header name, see :data:`CSV_COLUMNS`.
 
 Invalid records are never dropped silently: each is logged with its line number, counted in
 :class:`ReplayStats`, and, when ``dlq_topic`` is given, produced to the dead-letter topic as a
-:class:`pipeline.schema.DeadLetter` holding the original bytes (``topic`` = ``file:<path>``,
+:class:`pipeline.core.schema.DeadLetter` holding the original bytes (``topic`` = ``file:<path>``,
 ``offset`` = line number, ``stage`` = ``connector``).
 """
 
@@ -27,10 +27,10 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
-from connectors.producer import PostProducer
-from pipeline.bounds import DEFAULT_BOUNDS, Bounds, check_post
-from pipeline.processing import dead_letter
-from pipeline.schema import RawPost
+from pipeline.core.bounds import DEFAULT_BOUNDS, Bounds, check_post
+from pipeline.core.decode import dead_letter
+from pipeline.core.kafka import PostProducer
+from pipeline.core.schema import RawPost
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def iter_records(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any] | byte
 def parse_record(record: dict[str, Any] | bytes, source: str | None = None,
                  bounds: Bounds = DEFAULT_BOUNDS) -> RawPost:
     """Validate one record into a RawPost within ``bounds`` (raises ``ValidationError`` /
-    ``ValueError``, including :class:`pipeline.bounds.OutOfBounds`)."""
+    ``ValueError``, including :class:`pipeline.core.bounds.OutOfBounds`)."""
     return check_post(_parse(record, source), bounds)
 
 
@@ -211,7 +211,7 @@ def replay_file(
     sleeping according to the gaps between consecutive ``created_at`` values (posts older than
     the previous one are sent at once). ``limit`` caps the number of records read. Invalid
     records (including posts outside ``bounds``) are logged with their line number, counted,
-    and dead-lettered when ``dlq_topic`` is set. Raises :class:`connectors.producer.DeliveryError` if Kafka rejected anything.
+    and dead-lettered when ``dlq_topic`` is set. Raises :class:`pipeline.core.kafka.DeliveryError` if Kafka rejected anything.
     """
     from tqdm import tqdm
 

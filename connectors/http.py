@@ -32,7 +32,7 @@ from tenacity import (
 from connectors import metrics
 from connectors.base import AuthError, ConnectorSpec, SourceError
 from connectors.ratelimit import TokenBucket
-from pipeline.httputil import parse_retry_after
+from pipeline.core.httputil import parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from pipeline.topics import METRIC_PREFIX
+from pipeline.core.topics import METRIC_PREFIX
 
 POSTS = Counter(f"{METRIC_PREFIX}_connector_posts", "Posts produced to Kafka.", ["connector", "stream"])
 DUPLICATES = Counter(f"{METRIC_PREFIX}_connector_duplicates", "Records skipped as already seen.",

@@ -12,9 +12,9 @@ logs, counts ``errors{kind="fatal"}`` and retries the stream after ``poll_interv
 it with ``--once``); credential errors end the stream; a Kafka delivery error or a bug stops
 the connector without saving state.
 
-Untrusted records: every post passes :func:`pipeline.bounds.check_post` (``created_at``
+Untrusted records: every post passes :func:`pipeline.core.bounds.check_post` (``created_at``
 window, field sizes); a record that fails, however large, is dead-lettered (a truncated copy
-with size and hash when it is too large, see :func:`pipeline.processing.dead_letter`) and the
+with size and hash when it is too large, see :func:`pipeline.core.decode.dead_letter`) and the
 stream goes on. Dedup is durable beyond the seen-id window: a record whose cursor is older than
 the stream's saved cursor counts as already seen.
 """
@@ -37,7 +37,6 @@ from pydantic import ValidationError
 from connectors import metrics
 from connectors.base import AuthError, Connector, PushConnector, SourceError, StateUpdate, Stream
 from connectors.http import ShutdownRequested
-from connectors.producer import DEFAULT_BOOTSTRAP
 from connectors.state import (
     DEFAULT_SEEN_CAPACITY,
     DEFAULT_STATE_DIR,
@@ -45,16 +44,17 @@ from connectors.state import (
     StateStore,
     StreamState,
 )
-from pipeline.bounds import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_FUTURE_S, Bounds, check_post
-from pipeline.processing import dead_letter
-from pipeline.schema import RawPost
-from pipeline.topics import DLQ, RAW_POSTS
+from pipeline.core.bounds import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_FUTURE_S, Bounds, check_post
+from pipeline.core.decode import dead_letter
+from pipeline.core.kafka import DEFAULT_BOOTSTRAP
+from pipeline.core.schema import RawPost
+from pipeline.core.topics import DLQ, RAW_POSTS
 
 log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """Where posts go: :class:`connectors.producer.PostProducer` (or a test double)."""
+    """Where posts go: :class:`pipeline.core.kafka.PostProducer` (or a test double)."""
 
     def send(self, post: RawPost, topic: str | None = None) -> Any: ...
 
@@ -381,7 +381,7 @@ def run_connector(
         start_http_server(options.metrics_port)
     own_sink = sink is None
     if sink is None:
-        from connectors.producer import PostProducer, ensure_topics
+        from pipeline.core.kafka import PostProducer, ensure_topics
 
         if options.create_topics:
             ensure_topics(options.bootstrap, [t for t in (options.topic, options.dlq_topic) if t],

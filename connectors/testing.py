@@ -31,9 +31,9 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from pydantic import SecretStr
 
 from connectors.base import CheckError, Connector, ConnectorSpec, SourceError, StateUpdate, Stream
-from connectors.producer import DeliveryError
 from connectors.runner import RunnerOptions, RunResult, run_connector
-from pipeline.schema import DeadLetter, RawPost
+from pipeline.core.kafka import DeliveryError
+from pipeline.core.schema import DeadLetter, RawPost
 
 # ----------------------------------------------------------------------------- sink
 

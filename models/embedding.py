@@ -224,15 +224,11 @@ class OnnxMiniLMEmbedder:
     dim = DIM
 
     def __init__(
-        self, cache_dir: Path | str | None = None, intra_op_threads: int = 2,
+        self, cache_dir: Path | str, intra_op_threads: int = 2,
         batch_size: int = 32, max_length: int = MAX_LENGTH, allow_spinning: bool = False,
     ) -> None:
         import onnxruntime as ort
 
-        if cache_dir is None:
-            from pipeline.settings import load_settings
-
-            cache_dir = load_settings().model_cache_dir
         source = model_dir()
         self.model_path = ensure_onnx_model(Path(cache_dir), source)
         opts = ort.SessionOptions()

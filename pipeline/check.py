@@ -2,77 +2,33 @@
 
 The same checks run when ``hypermicro worker`` and ``hypermicro api`` start
 (:func:`settings_or_exit`), so a broken config stops a process with a line naming the setting
-or file, not a traceback minutes later. Settings are validated by :class:`pipeline.settings.Settings`;
+or file, not a traceback minutes later. Settings are validated by :class:`pipeline.core.settings.Settings`;
 the brands, topics and routes files by the loaders the pipeline itself uses.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import socket
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 import yaml
 from pydantic import ValidationError
-from pydantic_settings import SettingsError
 
-from pipeline.settings import Settings, load_settings
+from pipeline.core.settings import (
+    ConfigError,
+    Settings,
+    env_name,
+    first_line,
+    load_checked_settings,
+)
 
-ENV_PREFIX = "HYPERMICRO_"
 # Parts of a check, in the order they run: configuration first, then reachability.
 FILES = ("brands", "topics", "routes", "people")
 SERVICES = ("kafka", "clickhouse")
-_SETTINGS_SOURCE_ERROR = re.compile(r'field "([a-z0-9_]+)"')
-
-
-class ConfigError(Exception):
-    """A configuration that cannot run; ``problems`` holds one line each."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
-
-
-def env_name(field: str) -> str:
-    """The environment variable of a settings field."""
-    return ENV_PREFIX + field.upper()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
-def settings_problems(exc: ValidationError | SettingsError) -> list[str]:
-    """One line per invalid setting, named by its environment variable (secrets not echoed)."""
-    if isinstance(exc, SettingsError):
-        m = _SETTINGS_SOURCE_ERROR.search(str(exc))
-        field = m.group(1) if m else "?"
-        cause = f": {_first_line(exc.__cause__)}" if exc.__cause__ else ""
-        return [f"{env_name(field)}: cannot parse the value (lists and mappings are JSON, e.g. "
-                f"'[\"token-1\", \"token-2\"]'){cause}"]
-    lines = []
-    for err in exc.errors():
-        field = str(err["loc"][0]) if err.get("loc") else "?"
-        info = Settings.model_fields.get(field)
-        secret = info is None or "SecretStr" in str(info.annotation)  # never echo a credential
-        quoted = err["type"] == "value_error"  # our own validators quote the value already
-        shown = "" if secret or quoted or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{env_name(field)}: {msg}{shown}")
-    return lines
-
-
-def load_checked_settings(**overrides: object) -> Settings:
-    """Settings from the environment plus overrides; :class:`ConfigError` with one line per problem."""
-    try:
-        return load_settings(**overrides)
-    except (ValidationError, SettingsError) as exc:
-        raise ConfigError(settings_problems(exc)) from None
 
 
 # ------------------------------------------------------------------------------- files
@@ -98,7 +54,7 @@ def check_topics(path: Path) -> list[str]:
     except (OSError, yaml.YAMLError) as exc:
         return [unreadable('topics_file', path, exc)]
     except (ValueError, AttributeError) as exc:  # AttributeError: top level is not a mapping
-        return [f"{env_name('topics_file')}: {path}: {_first_line(exc)}"]
+        return [f"{env_name('topics_file')}: {path}: {first_line(exc)}"]
     return []
 
 
@@ -106,7 +62,7 @@ def unreadable(setting: str, path: Path, exc: OSError | yaml.YAMLError) -> str:
     """The one line for a config file that cannot be read or is not YAML."""
     if isinstance(exc, OSError):
         return f"{env_name(setting)}: {path}: cannot read: {exc.strerror or exc}"
-    return f"{env_name(setting)}: {path}: not valid YAML: {_first_line(exc)}"
+    return f"{env_name(setting)}: {path}: not valid YAML: {first_line(exc)}"
 
 
 def check_routes(path: Path | None) -> list[str]:
@@ -136,7 +92,7 @@ def check_people(path: Path | None) -> list[str]:
     except (OSError, yaml.YAMLError) as exc:
         return [unreadable('people_file', path, exc)]
     except ValueError as exc:
-        return [f"{env_name('people_file')}: {_first_line(exc)}"]
+        return [f"{env_name('people_file')}: {first_line(exc)}"]
     return []
 
 
@@ -195,7 +151,7 @@ def check_clickhouse(settings: Settings) -> list[str]:
         with muted("clickhouse_driver"):  # its reconnect warnings carry a traceback
             ch.server_version()
     except StorageError as exc:
-        return [f"{env_name('clickhouse_host')}: ClickHouse at {where} not usable: {_first_line(exc)}"]
+        return [f"{env_name('clickhouse_host')}: ClickHouse at {where} not usable: {first_line(exc)}"]
     finally:
         ch.close()
     return []

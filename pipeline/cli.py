@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from pipeline.logs import LEVELS, configure_logging
+from pipeline.core.logs import LEVELS, configure_logging
 
 app = typer.Typer(help="hypermicro: streaming social listening for the long tail.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate models and detectors on labelled data.", no_args_is_help=True)
@@ -21,24 +21,24 @@ app.add_typer(bench_app, name="bench")
 # (typer group, command name, module, attribute): each attribute is a plain function whose
 # parameters are typer options. Modules must be cheap to import (heavy imports inside functions).
 _COMMANDS: list[tuple[typer.Typer, str, str, str]] = [
-    (eval_app, "sentiment", "models.sentiment.evaluate", "command"),
-    (eval_app, "brand-sentiment", "models.sentiment.brand_eval", "command"),
-    (eval_app, "topics", "models.topics_eval", "command"),
-    (eval_app, "brands", "models.brands.evaluate", "command"),
-    (eval_app, "spikes", "pipeline.detect.eval_spikes", "command"),
-    (eval_app, "buzz", "pipeline.detect.eval_buzz", "command"),
-    (eval_app, "voices", "pipeline.detect.eval_voices", "command"),
-    (train_app, "sentiment", "models.sentiment.train", "command"),
-    (train_app, "topics", "models.topics_eval", "calibrate_command"),
+    (eval_app, "sentiment", "pipeline.evaluation.sentiment", "command"),
+    (eval_app, "brand-sentiment", "pipeline.evaluation.brand_sentiment", "command"),
+    (eval_app, "topics", "pipeline.evaluation.topics", "command"),
+    (eval_app, "brands", "pipeline.evaluation.brands", "command"),
+    (eval_app, "spikes", "pipeline.evaluation.spikes", "command"),
+    (eval_app, "buzz", "pipeline.evaluation.buzz", "command"),
+    (eval_app, "voices", "pipeline.evaluation.voices", "command"),
+    (train_app, "sentiment", "pipeline.evaluation.train_sentiment", "command"),
+    (train_app, "topics", "pipeline.evaluation.topics", "calibrate_command"),
     (app, "check", "pipeline.check", "command"),
-    (app, "worker", "pipeline.worker", "command"),
-    (app, "demo", "pipeline.demo", "command"),
+    (app, "worker", "pipeline.runtime.worker", "command"),
+    (app, "demo", "pipeline.evaluation.demo", "command"),
     (app, "api", "pipeline.api.serve", "command"),
     (app, "migrate", "pipeline.storage.cli", "migrate_command"),
     (app, "connect", "connectors.cli", "connect_command"),
     (app, "replay", "connectors.cli", "replay_command"),
     (app, "voices", "pipeline.detect.voices_cli", "command"),
-    (bench_app, "pipeline", "pipeline.bench", "command"),
+    (bench_app, "pipeline", "pipeline.evaluation.bench", "command"),
 ]
 # (name, module, attribute) of whole typer sub-apps.
 _GROUPS: list[tuple[str, str, str]] = [
@@ -90,7 +90,7 @@ def main() -> None:
     except (ValidationError, SettingsError) as exc:  # settings loaded by any command: one line each
         if isinstance(exc, ValidationError) and exc.title != "Settings":
             raise
-        from pipeline.check import settings_problems
+        from pipeline.core.settings import settings_problems
 
         for line in settings_problems(exc):
             typer.echo(f"config error: {line}", err=True)

@@ -27,8 +27,8 @@ from models.base import (
     SentimentScorer,
     TopicTagger,
 )
-from pipeline.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
-from pipeline.settings import Settings
+from pipeline.core.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
+from pipeline.core.settings import Settings
 from pipeline.tagcache import CachedTags, TagCache
 
 log = logging.getLogger(__name__)

@@ -2,11 +2,11 @@
 
 ``POST <path>`` with ``Content-Type: application/json`` (one post object, or an array) or
 ``application/x-ndjson`` (one post per line), in the interchange form of RawPost. The request
-must be signed (:mod:`pipeline.signing`): ``X-Hypermicro-Timestamp: <unix seconds>`` and
+must be signed (:mod:`pipeline.core.signing`): ``X-Hypermicro-Timestamp: <unix seconds>`` and
 ``X-Hypermicro-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>``; the
 headers are checked before the body is read, a timestamp more than ``signature_tolerance_s``
 off is refused, and so is a signature already accepted (replay). A batch is all-or-nothing: it
-is validated completely first (RawPost and :mod:`pipeline.bounds`), then produced and flushed;
+is validated completely first (RawPost and :mod:`pipeline.core.bounds`), then produced and flushed;
 ``200 {"accepted": n, "ids": [...]}`` is sent only after Kafka acknowledged every post.
 Errors: 400 malformed JSON (with the line), 401 missing signature headers, 403 bad or stale
 signature, 408 body not received within ``request_timeout_s``, 409 replayed signature, 413
@@ -29,9 +29,9 @@ from pydantic_settings import SettingsConfigDict
 
 from connectors import metrics
 from connectors.base import CheckError, ConnectorSpec, PushConnector
-from pipeline.bounds import DEFAULT_BOUNDS, Bounds, OutOfBounds, check_post
-from pipeline.schema import RawPost
-from pipeline.signing import (
+from pipeline.core.bounds import DEFAULT_BOUNDS, Bounds, OutOfBounds, check_post
+from pipeline.core.schema import RawPost
+from pipeline.core.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     ReplayGuard,
@@ -210,7 +210,7 @@ class WebhookConnector(PushConnector[WebhookSpec]):
     def serve(self, sink: Any, dlq_topic: str | None) -> None:
         import uvicorn
 
-        from pipeline.httpserver import server_config
+        from pipeline.core.httpserver import server_config
 
         if not self.spec.secret.get_secret_value():
             raise CheckError("webhook: no shared secret configured")

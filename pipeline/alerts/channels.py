@@ -28,9 +28,9 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from pipeline.alerts import render
-from pipeline.httputil import parse_retry_after
-from pipeline.schema import Alert
-from pipeline.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
+from pipeline.core.httputil import parse_retry_after
+from pipeline.core.schema import Alert
+from pipeline.core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, sign, verify
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ class WebhookChannel(_HttpChannel):
     """Generic webhook: POSTs the Alert JSON, HMAC-signed.
 
     Headers: ``X-Hypermicro-Timestamp`` (unix seconds), ``X-Hypermicro-Signature: sha256=<hex
-    HMAC-SHA256(secret, "<timestamp>." + raw body)>`` (see :mod:`pipeline.signing`; each retry is
+    HMAC-SHA256(secret, "<timestamp>." + raw body)>`` (see :mod:`pipeline.core.signing`; each retry is
     signed afresh), ``Idempotency-Key: <alert id>``. Without a secret the channel refuses to be
     built unless ``allow_unsigned`` (setting ``webhook_allow_unsigned``) says so.
     Recipients are URLs; none (or ``"default"``) means the configured ``url``.

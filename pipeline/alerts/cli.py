@@ -22,7 +22,7 @@ class What(StrEnum):
 
 
 def _settings() -> Any:
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
 
     return load_settings()
 

@@ -35,10 +35,10 @@ from pipeline.alerts.incidents import IncidentBook
 from pipeline.alerts.metrics import ALERTS_DELIVERED, ALERTS_FAILED, ALERTS_SUPPRESSED, OUTBOX_SIZE
 from pipeline.alerts.outbox import Outbox, OutboxEntry
 from pipeline.alerts.routing import Destination, OwnerDirectory, Route, Router, RoutingConfig
-from pipeline.schema import Alert, utcnow
+from pipeline.core.schema import Alert, utcnow
 
 if TYPE_CHECKING:
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

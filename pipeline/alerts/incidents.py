@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.alerts.render import SEVERITY_RANK
-from pipeline.schema import Alert, utcnow
+from pipeline.core.schema import Alert, utcnow
 
 IncidentStatus = Literal["open", "acked", "closed"]
 _SEVERITY_NAME = {v: k for k, v in SEVERITY_RANK.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from pipeline.topics import METRIC_PREFIX
+from pipeline.core.topics import METRIC_PREFIX
 
 ALERTS_DELIVERED = Counter(
     f"{METRIC_PREFIX}_alerts_delivered", "Alert deliveries accepted by a channel.", ["channel"]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.alerts.incidents import connect
-from pipeline.schema import Alert, utcnow
+from pipeline.core.schema import Alert, utcnow
 
 OutboxStatus = Literal["pending", "failed"]
 

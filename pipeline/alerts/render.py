@@ -1,4 +1,4 @@
-"""Human-readable renderings of an :class:`~pipeline.schema.Alert`: summary line, Slack Block Kit, e-mail.
+"""Human-readable renderings of an :class:`~pipeline.core.schema.Alert`: summary line, Slack Block Kit, e-mail.
 
 Pure functions (no I/O), shared by the channels and unit-tested on their own.
 """
@@ -15,10 +15,10 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from pipeline.alerts import escape
-from pipeline.schema import Alert, SamplePost, Subject
+from pipeline.core.schema import Alert, SamplePost, Subject
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
-"""Order of :data:`pipeline.schema.Severity` values (higher is worse)."""
+"""Order of :data:`pipeline.core.schema.Severity` values (higher is worse)."""
 
 SEVERITY_EMOJI: dict[str, str] = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
 SEVERITY_COLOR: dict[str, str] = {"info": "#439FE0", "warning": "#ECB22E", "critical": "#E01E5A"}

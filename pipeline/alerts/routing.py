@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.alerts.channels import DEFAULT_TARGET
 from pipeline.alerts.render import SEVERITY_RANK
-from pipeline.schema import Alert, AlertKind, Severity, Subject
+from pipeline.core.schema import Alert, AlertKind, Severity, Subject
 
 log = logging.getLogger(__name__)
 

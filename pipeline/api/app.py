@@ -43,8 +43,8 @@ from pipeline.api.params import (
     time_range,
 )
 from pipeline.api.roster_routes import roster_router
-from pipeline.schema import AlertKind, SentimentLabel, Severity
-from pipeline.settings import Settings
+from pipeline.core.schema import AlertKind, SentimentLabel, Severity
+from pipeline.core.settings import Settings
 from pipeline.storage.backend import StorageError
 
 log = logging.getLogger(__name__)

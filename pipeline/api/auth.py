@@ -26,7 +26,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from pipeline.api.params import ApiError
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
 
 Scope = Literal["read", "act", "admin"]
 IMPLIED: dict[str, frozenset[str]] = {

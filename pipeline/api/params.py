@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.bounds import MAX_ID_CHARS
+from pipeline.core.bounds import MAX_ID_CHARS
 
 ID_PATTERN = r"^[\w*@#][\w .:@#|*+/'-]{0,199}$"
 """Brand, topic, subject and author ids/handles: word characters and a few separators, 1..200."""

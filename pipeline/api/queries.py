@@ -20,7 +20,7 @@ import yaml
 
 from pipeline.alerts.render import dashboard_path
 from pipeline.api.params import Cursor, TimeRange
-from pipeline.schema import SentimentLabel
+from pipeline.core.schema import SentimentLabel
 from pipeline.storage.backend import ClickHouse, utc_now
 
 SENTIMENTS: tuple[str, ...] = get_args(SentimentLabel)

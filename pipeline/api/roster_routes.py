@@ -1,6 +1,6 @@
 """Roster API (``/api/v1/roster/...``): voices, people, suggestions, interactions, profiles,
 digests and CSV.  Anyone with ``read`` sees the roster; acting needs ``act`` and only the voice's
-owner or an admin changes a voice (see :func:`pipeline.relationships.model.may_change`)."""
+owner or an admin changes a voice (see :func:`pipeline.core.roster.may_change`)."""
 # No ``from __future__ import annotations``: FastAPI must resolve the closures' annotations.
 
 from collections.abc import Awaitable, Callable
@@ -15,12 +15,12 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline.api.auth import Principal, require_act, require_admin, require_read
 from pipeline.api.params import ApiError
+from pipeline.core.roster import INTERACTION_KINDS, STAGES, InteractionKind, Person, Stage
+from pipeline.core.settings import Settings
 from pipeline.relationships.digest import build_digest, period_of
-from pipeline.relationships.model import INTERACTION_KINDS, STAGES, InteractionKind, Person, Stage
 from pipeline.relationships.people import load_people
 from pipeline.relationships.profile import voice_profile
 from pipeline.relationships.roster import NotAllowed, Roster
-from pipeline.settings import Settings
 from pipeline.storage.backend import utc_now
 from pipeline.storage.roster import RosterStore
 from pipeline.storage.roster_posts import VoicePosts

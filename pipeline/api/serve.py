@@ -2,7 +2,7 @@
 
 With the server backend any number of API processes can run side by side. With the chdb backend
 this process owns the data path, so no worker may use the same path at the same time (use the
-embedded mode, :func:`pipeline.api.embedded.attach_api`, to serve the worker's own chDB).
+embedded mode, :func:`pipeline.runtime.embedded_api.attach_api`, to serve the worker's own chDB).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def command(
     from pipeline.api.app import create_api
     from pipeline.api.auth import LOOPBACK
     from pipeline.check import settings_or_exit
-    from pipeline.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
+    from pipeline.core.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
     from pipeline.storage.backend import connect
     from pipeline.storage.migrate import migrate as run_migrations
     from pipeline.storage.repository import Repository
@@ -47,7 +47,7 @@ def command(
                     "set HYPERMICRO_API_TOKENS (named, per person) or HYPERMICRO_API_OPEN_READS", settings.api_host)
     try:
         uvicorn.run(create_api(lambda: repo, settings), host=settings.api_host, port=settings.api_port,
-                    log_config=None,  # keep pipeline.logs' configuration (one format)
+                    log_config=None,  # keep pipeline.core.logs' configuration (one format)
                     **limits(API_REQUEST_TIMEOUT_S, API_MAX_CONNECTIONS))
     finally:
         ch.close()

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pipeline.schema import EnrichedPost
+from pipeline.core.schema import EnrichedPost
 
 __all__ = ["BrandBucket", "BucketCounter", "brand_sentiments"]
 

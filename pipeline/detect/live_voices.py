@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.core.schema import Alert, RawPost
 from pipeline.detect.voice_digest import DIGEST_WINDOW, digest_alerts, window_start
 from pipeline.detect.voices import RisingVoice, VoiceTracker
-from pipeline.schema import Alert, RawPost
 from pipeline.storage.repository import posts_since, raw_post_of
 
 log = logging.getLogger(__name__)

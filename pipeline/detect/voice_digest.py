@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.schema import Alert, AlertWindow, Evidence, Subject
+from pipeline.core.schema import Alert, AlertWindow, Evidence, Subject
 
 __all__ = ["DIGEST_WINDOW", "digest_alerts", "display_name", "profile_url", "reasons", "why", "window_start"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipeline.schema import RawPost
+from pipeline.core.schema import RawPost
 
 __all__ = ["GLOBAL", "KINDS", "KIDX", "RisingVoice", "VoiceEvent", "VoiceKind", "VoiceRank", "dt_of",
            "events_from_post", "norm_ref", "ts_of"]

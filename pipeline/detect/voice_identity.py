@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from pipeline.core.schema import RawPost
 from pipeline.detect.voice_config import VoiceConfig
 from pipeline.detect.voice_events import GLOBAL, norm_ref
 from pipeline.detect.voice_state import AuthorInfo, AuthorState
-from pipeline.schema import RawPost
 
 __all__ = ["AuthorDirectory"]
 

@@ -56,6 +56,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.core.schema import RawPost
 from pipeline.detect.voice_config import VoiceConfig
 from pipeline.detect.voice_digest import reasons as voice_reasons
 from pipeline.detect.voice_events import (
@@ -83,7 +84,6 @@ from pipeline.detect.voice_state import (
     state_from_dict,
     state_to_dict,
 )
-from pipeline.schema import RawPost
 
 __all__ = [
     "KINDS",

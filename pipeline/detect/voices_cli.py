@@ -18,7 +18,7 @@ __all__ = ["command", "replay_file"]
 
 
 def _subjects(line: dict[str, Any], subject: str) -> tuple[Any, list[str]]:
-    from pipeline.schema import RawPost
+    from pipeline.core.schema import RawPost
 
     if isinstance(line.get("post"), dict):
         subs = ["*"]
@@ -52,8 +52,8 @@ def command(
 ) -> None:
     """Print the current emerging voices of a subject, with the reasons, after replaying a file.
     The brands file's own handles (``HYPERMICRO_BRANDS_FILE``) are left out, as in the worker."""
+    from pipeline.core.settings import load_settings
     from pipeline.detect.live_voices import own_accounts_from_brands
-    from pipeline.settings import load_settings
 
     tracker, alerts = replay_file(posts, subject, own_accounts_from_brands(load_settings().brands_file))
     rows = tracker.ranking(subject, k=k)

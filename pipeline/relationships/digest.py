@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipeline.relationships.model import DIGEST_PERIOD_S, Person
-from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
+from pipeline.core.roster import DIGEST_PERIOD_S, Person
+from pipeline.core.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 from pipeline.storage.roster import RosterStore
 from pipeline.storage.roster_posts import VoicePosts
 

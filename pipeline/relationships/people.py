@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from pipeline.relationships.model import Person
+from pipeline.core.roster import Person
 
 
 def load_people(path: Path | None) -> list[Person]:

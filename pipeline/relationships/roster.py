@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipeline.relationships.model import (
+from pipeline.core.roster import (
     INTERACTION_KINDS,
     STAGES,
     Person,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.relationships.model import Person
+from pipeline.core.roster import Person
 
 
 @dataclass(frozen=True)

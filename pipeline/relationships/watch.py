@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 from pipeline.relationships.digest import build_digest, digest_alert, period_of
 from pipeline.relationships.people import load_people
-from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 from pipeline.storage.backend import utc_now
 from pipeline.storage.roster import RosterStore
 from pipeline.storage.roster_posts import VoicePosts

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ def migrate_command(
     target: int | None = typer.Option(None, "--to", help="Target version (default: latest); lower rolls back."),
 ) -> None:
     """Apply numbered ClickHouse migrations for the configured backend."""
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
     from pipeline.storage.backend import connect
     from pipeline.storage.migrate import migrate
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.schema import Alert, EnrichedPost
+from pipeline.core.schema import Alert, EnrichedPost
 from pipeline.storage.backend import ClickHouse, utc_now
 
 MONTHS_PER_INSERT = 50
@@ -324,7 +324,7 @@ POST_FIELDS = """id, source, created_at, collected_at, text, language, author_id
 
 def raw_post_of(row: dict[str, Any]) -> Any:
     """Rebuild the RawPost view of a ``posts`` row (for detectors that replay stored posts)."""
-    from pipeline.schema import RawPost
+    from pipeline.core.schema import RawPost
 
     return RawPost.model_validate({
         "id": row["id"], "source": row["source"], "created_at": row["created_at"],

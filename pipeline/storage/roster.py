@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pipeline.relationships.model import Person, Voice
+from pipeline.core.roster import Person, Voice
 from pipeline.storage.backend import ClickHouse, utc_now
 
 VOICE_FIELDS = list(Voice.model_fields)

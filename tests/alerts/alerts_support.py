@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pipeline.schema import Alert, AlertWindow, Evidence, Subject
+from pipeline.core.schema import Alert, AlertWindow, Evidence, Subject
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

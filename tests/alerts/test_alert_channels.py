@@ -24,7 +24,7 @@ from pipeline.alerts.channels import (
     parse_retry_after,
     verify_signature,
 )
-from pipeline.schema import Alert
+from pipeline.core.schema import Alert
 
 FAST = RetryPolicy(attempts=4, initial_s=0.01, max_s=0.05, jitter_s=0.01)
 SECRET = "s3cret-key"

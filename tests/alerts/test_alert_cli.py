@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from pipeline.alerts.channels import RetryPolicy, WebhookChannel
 from pipeline.alerts.cli import alerts_app
 from pipeline.alerts.dispatcher import AlertDispatcher
-from pipeline.schema import utcnow
-from pipeline.settings import load_settings
+from pipeline.core.schema import utcnow
+from pipeline.core.settings import load_settings
 
 
 @pytest.fixture

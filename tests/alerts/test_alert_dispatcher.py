@@ -18,8 +18,8 @@ from pipeline.alerts.dispatcher import AlertDispatcher, default_routing
 from pipeline.alerts.incidents import IncidentBook
 from pipeline.alerts.outbox import Outbox
 from pipeline.alerts.routing import OwnerDirectory, Router
-from pipeline.schema import Alert
-from pipeline.settings import load_settings
+from pipeline.core.schema import Alert
+from pipeline.core.settings import load_settings
 
 FAST = RetryPolicy(attempts=2, initial_s=0.01, max_s=0.02, jitter_s=0.0)
 

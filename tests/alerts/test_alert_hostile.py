@@ -11,7 +11,7 @@ import pytest
 from pipeline.alerts import escape, render
 from pipeline.alerts.channels import WebhookChannel
 from pipeline.alerts.dispatcher import channels_from_settings
-from pipeline.settings import load_settings
+from pipeline.core.settings import load_settings
 from tests.alerts.alerts_support import make_alert
 
 PHISH = "https://evil.example/login|Open incident in dashboard"
@@ -77,7 +77,7 @@ def test_webhook_delivery_without_secret_is_refused_unless_allowed(tmp_path) -> 
 
 
 async def test_outbound_alert_signature_covers_timestamp(receiver_factory) -> None:  # noqa: ANN001
-    from pipeline.signing import ReplayGuard, SignatureError, verify
+    from pipeline.core.signing import ReplayGuard, SignatureError, verify
 
     rx = receiver_factory()
     await WebhookChannel(rx.url, "k").deliver(make_alert(), [])

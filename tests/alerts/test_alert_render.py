@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.alerts import render
-from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
+from pipeline.core.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "fixtures" / "alerts" / "rendered"
 AT = datetime(2026, 2, 3, 14, 0, tzinfo=UTC)

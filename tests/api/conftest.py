@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
-from pipeline.settings import Settings, load_settings
+from pipeline.core.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
+from pipeline.core.settings import Settings, load_settings
 from pipeline.storage.backend import ChdbBackend, ClickHouse
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core.schema import Alert
 from pipeline.detect.voice_digest import digest_alerts
 from pipeline.detect.voices import RisingVoice
-from pipeline.schema import Alert
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository

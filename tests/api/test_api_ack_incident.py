@@ -16,7 +16,7 @@ from pipeline.alerts.incidents import IncidentBook
 from pipeline.alerts.outbox import Outbox
 from pipeline.alerts.routing import OwnerDirectory, Router
 from pipeline.api.app import create_api
-from pipeline.settings import load_settings
+from pipeline.core.settings import load_settings
 from pipeline.storage.repository import Repository
 from tests.alerts.alerts_support import FIXTURES, make_alert
 from tests.api.conftest import api_settings, read_headers

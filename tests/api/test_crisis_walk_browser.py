@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from pipeline.alerts import render
 from pipeline.alerts.cli import alerts_app
 from pipeline.alerts.dispatcher import AlertDispatcher
-from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
+from pipeline.core.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository

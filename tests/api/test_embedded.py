@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.api.embedded import attach_api
-from pipeline.app import Worker
+from pipeline.runtime.app import Worker
+from pipeline.runtime.embedded_api import attach_api
 from pipeline.storage.repository import Repository
 from tests.api.conftest import api_settings, read_headers
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from pipeline.core.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.detect.voice_digest import digest_alerts
-from pipeline.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.storage.backend import ChdbBackend, utc_now
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository

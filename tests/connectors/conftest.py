@@ -10,7 +10,7 @@ import pytest
 
 pytest.register_assert_rewrite("connectors.testing")
 
-from connectors.producer import PostProducer, ensure_topics  # noqa: E402
+from pipeline.core.kafka import PostProducer, ensure_topics  # noqa: E402
 
 # ``kafka_bootstrap`` comes from tests/conftest.py: it starts the local broker if needed
 # (never a skip: these tests must run against the real Kafka).

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.topics import DLQ, RAW_POSTS
+from pipeline.core.topics import DLQ, RAW_POSTS
 
 pytestmark = pytest.mark.kafka
 

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from connectors.file_replay import csv_row_to_record, iter_records, parse_record, replay_file
-from connectors.producer import PostProducer
-from pipeline.schema import DeadLetter, RawPost
+from pipeline.core.kafka import PostProducer
+from pipeline.core.schema import DeadLetter, RawPost
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "connectors"
 

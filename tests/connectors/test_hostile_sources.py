@@ -149,7 +149,7 @@ def test_dedup_survives_more_ids_than_the_seen_window(kafka_bootstrap: str, topi
 
 
 def test_dead_letter_of_every_size_fits_a_kafka_message() -> None:
-    from pipeline.processing import MAX_DLQ_ORIGINAL_BYTES, dead_letter
+    from pipeline.core.decode import MAX_DLQ_ORIGINAL_BYTES, dead_letter
 
     raw = b"y" * (13 * 1024 * 1024)
     letter = dead_letter(raw, b"k" * 5000, "t", 0, 7, ValueError("too big"))

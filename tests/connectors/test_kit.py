@@ -36,7 +36,7 @@ from connectors.registry import BUILTINS, available_connectors, get_connector
 from connectors.runner import RunnerOptions, run_connector
 from connectors.state import SeenIds, StateStore, StreamState
 from connectors.testing import FixtureServer, MemorySink, Reply, Request, run_once, status
-from pipeline.schema import DeadLetter
+from pipeline.core.schema import DeadLetter
 
 
 # ---------------------------------------------------------------- a tiny in-test connector
@@ -193,7 +193,7 @@ def test_runner_produces_dead_letters_and_checkpoints_after_flush(tmp_path: Path
 
 
 def test_state_is_not_saved_when_kafka_does_not_acknowledge(tmp_path: Path) -> None:
-    from connectors.producer import DeliveryError
+    from pipeline.core.kafka import DeliveryError
 
     with pytest.raises(DeliveryError):
         run_once(CounterConnector.from_config({"count": 6}), tmp_path, sink=MemorySink(fail_flush_after=2),

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from connectors.producer import DeliveryError, PostProducer, ensure_topics
-from pipeline.schema import RawPost
+from pipeline.core.kafka import DeliveryError, PostProducer, ensure_topics
+from pipeline.core.schema import RawPost
 
 pytestmark = pytest.mark.kafka
 

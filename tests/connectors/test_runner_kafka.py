@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from connectors.cli import connect_command
 from connectors.testing import FixtureServer, Reply, Request, status
-from pipeline.schema import DeadLetter, RawPost
+from pipeline.core.schema import DeadLetter, RawPost
 
 pytestmark = pytest.mark.kafka
 

@@ -12,7 +12,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from connectors.base import CheckError
-from connectors.producer import PostProducer
 from connectors.sources.webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -21,7 +20,8 @@ from connectors.sources.webhook import (
     signature_headers,
 )
 from connectors.testing import MemorySink
-from pipeline.schema import RawPost
+from pipeline.core.kafka import PostProducer
+from pipeline.core.schema import RawPost
 
 SECRET = "s3cret-shared-key"
 

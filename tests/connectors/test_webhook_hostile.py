@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connectors.producer import PostProducer
 from connectors.sources.webhook import TIMESTAMP_HEADER, WebhookConnector, sign, signature_headers
+from pipeline.core.kafka import PostProducer
 
 pytestmark = pytest.mark.kafka
 SECRET = "hostile-test-secret"

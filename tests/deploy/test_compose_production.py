@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -104,7 +104,7 @@ def _exported_metric_names() -> set[str]:
     import connectors.metrics  # noqa: F401 - registers the connector metrics
     import pipeline.alerts.metrics  # noqa: F401
     import pipeline.api.app  # noqa: F401
-    import pipeline.metrics  # noqa: F401
+    import pipeline.core.metrics  # noqa: F401
 
     suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
     return {m.name + suffix for m in REGISTRY.collect() for suffix in suffixes.get(m.type, ())}

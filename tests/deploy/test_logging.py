@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.logs import configure_logging
+from pipeline.core.logs import configure_logging
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_libraries_log_warnings_only_and_ours_info(restore_logging: None, capsys
     logging.getLogger("kafka.net.connection").info("Connected")
     logging.getLogger("aiokafka.consumer").info("Joined group")
     logging.getLogger("kafka.cluster").warning("metadata is stale")
-    logging.getLogger("pipeline.app").info("worker started")
+    logging.getLogger("pipeline.runtime.app").info("worker started")
     for handler in logging.getLogger().handlers:
         handler.handle(_site_packages_record(logging.INFO, 'Quantization parameters for tensor:"x" not specified'))
         handler.handle(_site_packages_record(logging.WARNING, "Please consider to run pre-processing before quantization."))
@@ -39,7 +39,7 @@ def test_libraries_log_warnings_only_and_ours_info(restore_logging: None, capsys
         "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError")
     lines = capsys.readouterr().err.splitlines()
     assert [ln.split(" ", 2)[2] for ln in lines] == [
-        "WARNING kafka.cluster: metadata is stale", "INFO pipeline.app: worker started"]
+        "WARNING kafka.cluster: metadata is stale", "INFO pipeline.runtime.app: worker started"]
 
 
 def test_json_lines(restore_logging: None, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import load_settings
+from pipeline.core.settings import load_settings
 
 CLICKHOUSE_POOLS = {"BgSchPool", "BgStrmSchPool", "MergeMutate", "Move", "Fetch", "Common"}
 
@@ -25,7 +25,7 @@ def _native_threads() -> list[str]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 def test_close_stops_chdb_background_pools(tmp_path: Path) -> None:
-    from pipeline.app import Worker
+    from pipeline.runtime.app import Worker
 
     settings = load_settings(clickhouse_backend="chdb", chdb_path=tmp_path / "chdb",
                              worker_data_dir=tmp_path / "worker", web_port=0)

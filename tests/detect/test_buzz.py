@@ -11,9 +11,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from pipeline.core.schema import Author, BrandMention, EnrichedPost, RawPost, Sentiment
 from pipeline.detect.buckets import BucketCounter
-from pipeline.detect.eval_buzz import BuzzAlert, Episode, command, load_truth, score_alerts
-from pipeline.schema import Author, BrandMention, EnrichedPost, RawPost, Sentiment
+from pipeline.evaluation.buzz import BuzzAlert, Episode, command, load_truth, score_alerts
 
 T0 = datetime(2014, 5, 6, tzinfo=UTC)  # years old: an evaluation replays history
 

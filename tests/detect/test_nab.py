@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from pipeline.detect import nab
+from pipeline.evaluation import nab
 
 
 def sig(x: float) -> float:

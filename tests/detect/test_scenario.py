@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.detect.scenario import generate_scenario, write_scenario
-from pipeline.schema import RawPost
+from pipeline.core.schema import RawPost
+from pipeline.evaluation.scenario import generate_scenario, write_scenario
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def _sources_of(posts: list[dict], aid: str, handle: str) -> list[tuple[datetime
 
 
 def test_families_keep_the_default_and_shape_the_planted_growth() -> None:
-    from pipeline.detect.scenario import FAMILIES
+    from pipeline.evaluation.scenario import FAMILIES
 
     assert generate_scenario(5, duration_h=3, n_emerging=2) == generate_scenario(5, duration_h=3, n_emerging=2,
                                                                                  family="default")

@@ -13,7 +13,7 @@ import numpy as np
 import typer
 from typer.testing import CliRunner
 
-from pipeline.detect import eval_spikes
+from pipeline.evaluation import spikes as eval_spikes
 
 START = datetime(2015, 3, 1, 0, 2, 53)
 ROWS = 3000  # 5-min rows, ~10 days

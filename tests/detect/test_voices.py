@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pipeline.core.schema import RawPost
 from pipeline.detect.voices import (
     RisingVoice,
     VoiceConfig,
     VoiceTracker,
     events_from_post,
 )
-from pipeline.schema import RawPost
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.detect.eval_voices import command, evaluate, evaluate_seeds, format_last_line
-from pipeline.detect.scenario import generate_scenario, write_scenario
+from pipeline.evaluation.scenario import generate_scenario, write_scenario
+from pipeline.evaluation.voices import command, evaluate, evaluate_seeds, format_last_line
 
 LAST_LINE = re.compile(r"^r_precision=\d\.\d\d recall_30m=\d\.\d\d median_delay_min=(\d+\.\d|nan) false_alerts=\d+$")
 

@@ -78,8 +78,8 @@ def test_future_dated_posts_mid_replay_do_not_silence_the_planted_spike(kafka_bo
     """Finding 2: four posts dated 2100 (one per partition) in the middle of a replay used to
     move the detector's clock so the planted spike raised no alert. They are now dead-lettered
     at the door and the spike alerts once."""
-    from connectors.producer import PostProducer, ensure_topics
-    from pipeline.sample import SampleSpec, generate
+    from pipeline.core.kafka import PostProducer, ensure_topics
+    from pipeline.evaluation.sample import SampleSpec, generate
 
     posts, truth = generate(SampleSpec(posts=2000, spike_posts=150))
     raw_topic = f"{namespace}.social.posts.raw"

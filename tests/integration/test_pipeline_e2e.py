@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from connectors.file_replay import replay_file
-from connectors.producer import PostProducer
-from pipeline.sample import SampleSpec, write_sample
+from pipeline.core.kafka import PostProducer
+from pipeline.evaluation.sample import SampleSpec, write_sample
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.repository import Repository
 from tests.integration.harness import (

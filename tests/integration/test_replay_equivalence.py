@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from connectors.file_replay import replay_file
-from connectors.producer import PostProducer
-from pipeline.sample import SampleSpec, write_sample
+from pipeline.core.kafka import PostProducer
+from pipeline.evaluation.sample import SampleSpec, write_sample
 from tests.integration.harness import lag, read_topic, start_worker, stop_worker, wait_until
 from tests.integration.test_pipeline_e2e import worker_env
 
@@ -81,8 +81,8 @@ def test_replay_at_any_speed_gives_the_alerts_of_eval_buzz(kafka_bootstrap: str,
     assert [a[0] for a in fast] == [truth["spike"]["brand"]]  # the planted episode, nothing else
     assert truth["spike"]["start"] < fast[0][1] <= truth["spike"]["end"]
 
-    from pipeline.detect.eval_buzz import run
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
+    from pipeline.evaluation.buzz import run
 
     settings = load_settings()
     expected, _ = run(posts, settings.brands_file, settings)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.producer import PostProducer
+from pipeline.core.kafka import PostProducer
 from pipeline.storage.backend import ChdbBackend, DriverBackend
 from tests.integration.harness import REPO, lag, start_worker, stop_worker, wait_until
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.producer import PostProducer
-from pipeline.relationships.model import Voice
-from pipeline.schema import RawPost
+from pipeline.core.kafka import PostProducer
+from pipeline.core.roster import Voice
+from pipeline.core.schema import RawPost
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.roster import RosterStore

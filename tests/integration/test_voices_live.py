@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from connectors.file_replay import replay_file
-from connectors.producer import PostProducer
+from pipeline.core.kafka import PostProducer
+from pipeline.core.settings import load_settings
 from pipeline.detect.live_voices import own_accounts_from_brands
-from pipeline.detect.scenario import write_scenario
 from pipeline.detect.voices_cli import replay_file as replay_offline
-from pipeline.settings import load_settings
+from pipeline.evaluation.scenario import write_scenario
 from pipeline.storage.backend import ChdbBackend
 from tests.integration.harness import lag, read_topic, start_worker, stop_worker, wait_until
 from tests.integration.test_pipeline_e2e import worker_env

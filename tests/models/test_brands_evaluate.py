@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from models.brands.evaluate import command, read_gold
+from pipeline.evaluation.brands import command, read_gold
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "brands"
 

@@ -10,7 +10,7 @@ import pytest
 
 import models.sentiment
 from models.base import EncoderOutput, SentimentScorer, registry
-from models.sentiment.evaluate import evaluate
+from pipeline.evaluation.sentiment import evaluate
 from tests.models.test_sentiment_unit import load_fixture
 
 pytestmark = pytest.mark.slow
@@ -97,7 +97,7 @@ def test_docs_example_runs() -> None:
 def test_provenance_records_out_of_time_protocol_and_eval_prints_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from models.sentiment.evaluate import command
+    from pipeline.evaluation.sentiment import command
 
     prov = json.loads((models.sentiment.DEFAULT_ARTIFACT / "provenance.json").read_text())
     m = prov["metrics"]

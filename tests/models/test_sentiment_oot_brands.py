@@ -13,14 +13,19 @@ import models.sentiment  # noqa: F401  (registers scorers)
 from models.base import registry
 from models.brands.config import load_brands
 from models.brands.matcher import SpacyBrandMatcher
-from models.sentiment.brand_eval import BrandPost, brand_labels, read_brand_stream, share_table
+from pipeline.evaluation.brand_sentiment import (
+    BrandPost,
+    brand_labels,
+    read_brand_stream,
+    share_table,
+)
 from tests.models.test_sentiment_unit import load_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_out_of_time_mask_is_by_creation_time() -> None:
-    from models.sentiment.train import out_of_time_mask
+    from pipeline.evaluation.train_sentiment import out_of_time_mask
 
     created = ["2015-09-09T18:18:13Z", "2015-10-30T20:01:06Z", "", "2012-01-06T13:50:59Z", "2015-09-10T00:00:00Z"]
     assert out_of_time_mask(created, "2015-09-10").tolist() == [False, True, False, False, True]
@@ -29,7 +34,7 @@ def test_out_of_time_mask_is_by_creation_time() -> None:
 def test_stage_a_never_fits_the_out_of_time_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Out-of-time rows carry labels that contradict their features: if stage A had fitted them
     the head would partly learn them; left out, it predicts the feature cluster and gets ~all wrong."""
-    from models.sentiment import train
+    from pipeline.evaluation import train_sentiment as train
 
     monkeypatch.setattr(train, "MLP_EPOCHS", 3)
     texts, labels = load_fixture()

@@ -11,9 +11,9 @@ import pytest
 
 import models.sentiment  # noqa: F401  (registers scorers)
 from models.base import SentimentResult, SentimentScorer, registry
-from models.sentiment.evaluate import command, evaluate, parse_label_map, read_labelled
 from models.sentiment.head import normalize_text
 from models.sentiment.scorer import english_eligible, results_from_proba
+from pipeline.evaluation.sentiment import command, evaluate, parse_label_map, read_labelled
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sentiment" / "handwritten.tsv"
 
@@ -104,7 +104,7 @@ def test_ngram_model_matches_sklearn_tfidf() -> None:
     import scipy.sparse as sp
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from models.sentiment import train
+    from pipeline.evaluation import train_sentiment as train
 
     texts, labels = load_fixture()
     norm = [normalize_text(t) for t in texts] * 2
@@ -124,8 +124,8 @@ def test_ngram_model_matches_sklearn_tfidf() -> None:
 
 def test_train_head_save_load_roundtrip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tiny head on synthetic features: deterministic, and the saved artifact reproduces it."""
-    from models.sentiment import train
     from models.sentiment.head import SentimentHead
+    from pipeline.evaluation import train_sentiment as train
 
     monkeypatch.setattr(train, "MLP_EPOCHS", 3)
     texts, labels = load_fixture()

@@ -23,7 +23,7 @@ from models.topics import (
     loo_scores,
     macro_f1,
 )
-from models.topics_eval import (
+from pipeline.evaluation.topics import (
     TWEET_TOPIC_CALIBRATION,
     TWEET_TOPIC_YAML,
     calibrate_command,

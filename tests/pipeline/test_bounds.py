@@ -1,4 +1,4 @@
-"""Bounds at the door (pipeline/bounds.py) as the decoder applies them: each limit, its error,
+"""Bounds at the door (pipeline/core/bounds.py) as the decoder applies them: each limit, its error,
 and the configurable horizon."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.bounds import Bounds, OutOfBounds, check_post
-from pipeline.processing import PoisonMessage, decode_post
-from pipeline.schema import RawPost
-from pipeline.settings import load_settings
+from pipeline.core.bounds import Bounds, OutOfBounds, check_post
+from pipeline.core.decode import PoisonMessage, decode_post
+from pipeline.core.schema import RawPost
+from pipeline.core.settings import load_settings
 
 NOW = datetime.now(UTC)  # at collection: offsets below stay far from the bounds, so a long suite cannot age them
 

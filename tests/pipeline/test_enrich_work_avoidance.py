@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from models.base import EncoderOutput
+from pipeline.core.schema import RawPost
+from pipeline.core.settings import load_settings
 from pipeline.enrich import Enricher, build_enricher
-from pipeline.schema import RawPost
-from pipeline.settings import load_settings
 from pipeline.tagcache import TagCache, normalise
 
 

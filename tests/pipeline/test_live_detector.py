@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.alerts.render import summary_line
-from pipeline.detect.live import STATE_NAME, LiveDetector
-from pipeline.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
+from pipeline.core.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
+from pipeline.runtime.live import STATE_NAME, LiveDetector
 from pipeline.storage.backend import ChdbBackend, ClickHouse, DriverBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
@@ -207,7 +207,7 @@ async def test_late_posts_count_within_lateness_and_never_retrigger(harness: Har
 
 async def test_alert_carries_owners_and_incident_from_the_dispatcher(tmp_path: Path) -> None:
     from pipeline.alerts.dispatcher import AlertDispatcher
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
 
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
     settings = load_settings(brands_file=fixtures / "brands.yaml", topics_file=fixtures / "topics.yaml")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pipeline.core.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
 from pipeline.detect.live_voices import LiveVoices
-from pipeline.detect.scenario import generate_scenario
 from pipeline.detect.voices_cli import replay_file
-from pipeline.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
+from pipeline.evaluation.scenario import generate_scenario
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository

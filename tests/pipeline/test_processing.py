@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipeline.processing import DlqLimit, DlqLimitExceeded, PoisonMessage, dead_letter, decode_post
+from pipeline.core.decode import DlqLimit, DlqLimitExceeded, PoisonMessage, dead_letter, decode_post
 
 GOOD = {"id": "42", "source": "mastodon", "created_at": "2026-01-05T10:00:00Z", "text": "hello @Nimbus",
         "author": {"id": 7, "handle": "ann", "followers": 12}, "mentions": ["@Nimbus"], "reply_to_author": ""}

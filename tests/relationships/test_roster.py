@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.relationships.model import Person
+from pipeline.core.roster import Person
+from pipeline.core.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.relationships.people import load_people
 from pipeline.relationships.roster import NotAllowed, Roster
 from pipeline.relationships.suggest import suggest_owner
-from pipeline.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository

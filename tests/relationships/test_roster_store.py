@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pipeline.relationships.model import Person, Voice
+from pipeline.core.roster import Person, Voice
 from pipeline.storage.backend import ClickHouse
 from pipeline.storage.repository import Repository
 from pipeline.storage.roster import RosterStore, voice_of

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.roster import Person, Voice
+from pipeline.core.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.relationships.digest import build_digest, period_of
-from pipeline.relationships.model import Person, Voice
 from pipeline.relationships.watch import RosterWatch
-from pipeline.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.storage.backend import ChdbBackend, utc_now
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.schema import BrandMention, EnrichedPost, RawPost, Sentiment
+from pipeline.core.schema import BrandMention, EnrichedPost, RawPost, Sentiment
 from pipeline.storage.backend import ChdbBackend, ClickHouse, DriverBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import MONTHS_PER_INSERT, Repository, month_groups

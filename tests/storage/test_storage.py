@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
+from pipeline.core.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.storage.backend import ChdbBackend, ClickHouse, DriverBackend, StorageError
 from pipeline.storage.migrate import discover, migrate
 from pipeline.storage.repository import Repository

@@ -17,8 +17,8 @@ from typing import Any
 
 import typer
 
-from pipeline.detect import nab
 from pipeline.detect.spikes import Sensitivity, SpikeMonitor
+from pipeline.evaluation import nab
 
 __all__ = [
     "command",

@@ -139,7 +139,7 @@ def command(
     from models.base import registry
     from models.brands.config import load_brands
     from models.brands.matcher import SpacyBrandMatcher
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
 
     posts = read_brand_stream(csv)
     configs = load_brands(brands)

@@ -66,8 +66,8 @@ def own_accounts_from_truth(truth: dict[str, Any]) -> dict[str, set[str]]:
 def evaluate(posts: list[dict[str, Any]], truth: dict[str, Any], config: Any = None,
              *, use_own_accounts: bool = True) -> dict[str, Any]:
     """Replay ``posts`` (interchange dicts) and score against ``truth``; return metrics and details."""
+    from pipeline.core.schema import RawPost
     from pipeline.detect.voices import VoiceConfig, VoiceTracker
-    from pipeline.schema import RawPost
 
     cfg = config if isinstance(config, VoiceConfig) else VoiceConfig(**(config or {}))
     own = own_accounts_from_truth(truth) if use_own_accounts else {}
@@ -139,8 +139,8 @@ def command(
 
 
 def evaluate_seeds(seeds: Iterable[int], config: Any = None, **scenario_kwargs: Any) -> dict[str, Any]:
-    """Mean metrics over generated scenarios (``pipeline.detect.scenario``), one per seed."""
-    from pipeline.detect.scenario import generate_scenario
+    """Mean metrics over generated scenarios (``pipeline.evaluation.scenario``), one per seed."""
+    from pipeline.evaluation.scenario import generate_scenario
 
     per_seed = {}
     for seed in seeds:
@@ -159,7 +159,7 @@ def evaluate_seeds(seeds: Iterable[int], config: Any = None, **scenario_kwargs: 
 def seeds_command(
     seeds: str = typer.Option("1000,1001,1002,1003,1004", "--seeds", help="Comma-separated scenario seeds."),
     families: str = typer.Option("default", "--families",
-                                 help="Comma-separated scenario families (see pipeline.detect.scenario.FAMILIES)."),
+                                 help="Comma-separated scenario families (see pipeline.evaluation.scenario.FAMILIES)."),
 ) -> None:
     """Evaluate on generated scenarios for several seeds and families; per-seed lines, then one
     line per family with mean recall, median delay over seeds and the largest false-alert count."""
@@ -175,5 +175,5 @@ def seeds_command(
                    f"false_alerts={mean['false_alerts']:.2f} max_false_alerts={res['max_false_alerts']}")
 
 
-if __name__ == "__main__":  # python -m pipeline.detect.eval_voices --seeds 3001,3002 --families default,slow_ramp
+if __name__ == "__main__":  # python -m pipeline.evaluation.voices --seeds 3001,3002 --families default,slow_ramp
     typer.run(seeds_command)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipeline.schema import MAX_TEXT_CHARS, RawPost
+from pipeline.core.schema import MAX_TEXT_CHARS, RawPost
 
 DEFAULT_MAX_FUTURE_S = 300.0
 DEFAULT_MAX_AGE_DAYS = 7305.0
@@ -58,7 +58,7 @@ class Bounds:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Bounds:
-        """The bounds configured in :class:`pipeline.settings.Settings` (or any object with
+        """The bounds configured in :class:`pipeline.core.settings.Settings` (or any object with
         ``post_max_future_s`` and ``post_max_age_days``)."""
         return cls(max_future_s=float(settings.post_max_future_s), max_age_days=float(settings.post_max_age_days))
 

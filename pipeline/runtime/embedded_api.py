@@ -11,7 +11,7 @@ from typing import Any
 from faust.contrib.asgi import AsgiService
 
 from pipeline.api.app import create_api
-from pipeline.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
+from pipeline.core.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
 
 
 def api_service(worker: Any) -> type[AsgiService]:

@@ -12,9 +12,9 @@ log = logging.getLogger(__name__)
 
 def run_worker(settings: object, with_api: bool = False, loglevel: str = "info") -> None:
     """Run a Faust worker until SIGTERM/SIGINT (blocking)."""
-    from pipeline.app import Worker
-    from pipeline.detect.live import LiveDetector
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
+    from pipeline.runtime.app import Worker
+    from pipeline.runtime.live import LiveDetector
 
     assert isinstance(settings, Settings)
     w = Worker(settings, detector_factory=LiveDetector.from_worker)
@@ -23,19 +23,19 @@ def run_worker(settings: object, with_api: bool = False, loglevel: str = "info")
 
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
     if with_api:
-        from pipeline.api.embedded import attach_api
+        from pipeline.runtime.embedded_api import attach_api
 
         attach_api(w)
     run_app(w, loglevel)
 
 
 def run_app(worker: object, loglevel: str = "warning") -> None:
-    """Run a :class:`pipeline.app.Worker`'s Faust app until it is stopped (blocking)."""
+    """Run a :class:`pipeline.runtime.app.Worker`'s Faust app until it is stopped (blocking)."""
     import faust
 
     worker.declare_topics()  # type: ignore[attr-defined]
     try:
-        faust.Worker(  # logging stays as pipeline.logs configured it (one format, quiet libraries)
+        faust.Worker(  # logging stays as pipeline.core.logs configured it (one format, quiet libraries)
             worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False,  # type: ignore[attr-defined]
         ).execute_from_commandline()
     finally:  # Faust ends with SystemExit; close ClickHouse before the interpreter tears down

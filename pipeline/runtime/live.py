@@ -31,9 +31,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pipeline.alerts import render
+from pipeline.core.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 from pipeline.detect.evidence import distinctive_terms
 from pipeline.detect.spikes import Detection, SpikeMonitor
-from pipeline.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 
 log = logging.getLogger(__name__)
 

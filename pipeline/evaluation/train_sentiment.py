@@ -32,14 +32,16 @@ from typing import Any
 import numpy as np
 import typer
 
+from models.sentiment import DEFAULT_ARTIFACT
 from models.sentiment.head import CLASSES
+from pipeline.core.settings import load_settings
 
 log = logging.getLogger(__name__)
 
 TRAIN_FILE = "train_semeval2013_2016.tsv"
 VAL_TEXT = "val_text.txt"
 VAL_LABELS = "val_labels.txt"
-DEFAULT_OUT = Path(__file__).resolve().parent / "artifacts" / "default"
+DEFAULT_OUT = DEFAULT_ARTIFACT
 FEATURE_VERSION = "minilm-l6-pooled7-mean-maxlen128-v1"
 TRAIN_FEATURES = "onnx-minilm-int8-batch64-chunk2048-v1"
 """How training features are computed: the worker's ONNX encoder (part of the cache key)."""
@@ -102,7 +104,7 @@ def cached_features(texts: Sequence[str], key: str, cache_dir: Path, model_cache
         if feats.shape == (len(texts), 2688):
             log.info("features from cache %s", path)
             return feats
-    encoder = OnnxMiniLMEmbedder(cache_dir=model_cache_dir, batch_size=64)
+    encoder = OnnxMiniLMEmbedder(cache_dir=model_cache_dir or load_settings().model_cache_dir, batch_size=64)
     chunks = []
     start = time.perf_counter()
     step = 2048
@@ -306,7 +308,7 @@ def command(
                    "role": "train (stage A: rows created before oot_after; stage B: all rows)"}]
     val_dir = train_path.parent
     if (val_dir / VAL_TEXT).exists() and (val_dir / VAL_LABELS).exists():
-        from models.sentiment.evaluate import evaluate, read_labelled
+        from pipeline.evaluation.sentiment import evaluate, read_labelled
 
         vt, vl, _ = read_labelled(val_dir / VAL_TEXT, val_dir / VAL_LABELS)
         res = evaluate(vt, vl, model="default", artifact_dir=out)

@@ -154,7 +154,7 @@ def load_posts(path: Path | str) -> tuple[list[Any], list[tuple[int, str]]]:
     from pydantic import ValidationError
 
     from connectors.file_replay import _error_text, iter_records
-    from pipeline.schema import RawPost
+    from pipeline.core.schema import RawPost
 
     posts = []
     invalid: list[tuple[int, str]] = []
@@ -194,9 +194,9 @@ def detect(buckets: Iterable[BrandBucket], monitor: Any) -> list[BuzzAlert]:
 def run(posts_file: Path, brands_file: Path, settings: Any | None = None) -> tuple[list[BuzzAlert], dict[str, Any]]:
     """Replay ``posts_file`` through the worker's enrichment, counting and detection."""
     from models.brands.config import load_brands
+    from pipeline.core.settings import load_settings
     from pipeline.detect.spikes import Sensitivity, SpikeMonitor, brand_overrides
     from pipeline.enrich import build_enricher
-    from pipeline.settings import load_settings
 
     settings = settings or load_settings(brands_file=brands_file)
     brands = load_brands(brands_file)

@@ -40,11 +40,11 @@ def command(
     half_rate: bool = typer.Option(False, "--half-rate", help="Also time produce->queryable at half the sustained end-to-end rate."),
 ) -> None:
     """Print posts/s end to end, p50/p99 produce->queryable latency and the bare tagging rate."""
-    from pipeline.app import Worker
-    from pipeline.demo import ensure_kafka
-    from pipeline.sample import SampleSpec, generate, mixed
-    from pipeline.schema import RawPost
-    from pipeline.settings import load_settings
+    from pipeline.core.schema import RawPost
+    from pipeline.core.settings import load_settings
+    from pipeline.evaluation.demo import ensure_kafka
+    from pipeline.evaluation.sample import SampleSpec, generate, mixed
+    from pipeline.runtime.app import Worker
 
     mixes = [_parse_mix(m) for m in mix]
     ensure_kafka(bootstrap)
@@ -76,7 +76,7 @@ def command(
             _report(name, result, len(raw), settings)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    from pipeline.worker import run_app
+    from pipeline.runtime.worker import run_app
 
     run_app(worker)
 
@@ -117,10 +117,10 @@ def _fresh_state(enricher: Any) -> None:
 async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: float,
                             bootstrap: str) -> dict[str, float]:
     """Produce ``raw`` (at ``rate`` posts/s, 0 = at once) and poll ClickHouse until all are stored."""
-    from connectors.producer import PostProducer
-    from pipeline import metrics as M
-    from pipeline import topics as T
-    from pipeline.settings import topic_name
+    from pipeline.core import metrics as M
+    from pipeline.core import topics as T
+    from pipeline.core.kafka import PostProducer
+    from pipeline.core.settings import topic_name
 
     loop = asyncio.get_running_loop()
     repo = await worker.repository()

@@ -62,7 +62,7 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     encoder = None
     if embedder is not None:
         import models.embedding  # noqa: F401  (registers the embedders)
-        from pipeline.settings import load_settings
+        from pipeline.core.settings import load_settings
 
         encoder = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
     preds: list[str] = []

@@ -6,13 +6,15 @@ Never read at import time: call :func:`load_settings` at start-up.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-PACKAGE_CONFIG = Path(__file__).parent / "config"
+ENV_PREFIX = "HYPERMICRO_"
+PACKAGE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
@@ -43,7 +45,7 @@ class Settings(BaseSettings):
 
     # env_ignore_empty: an empty variable means "default", so a deployment can pass every setting
     # through (``HYPERMICRO_X: ${HYPERMICRO_X:-}`` in compose) without overriding defaults.
-    model_config = SettingsConfigDict(env_prefix="HYPERMICRO_", env_file=".env", extra="ignore", env_ignore_empty=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True)
 
     # --- Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
@@ -74,7 +76,7 @@ class Settings(BaseSettings):
     shutdown_batch_timeout_s: float = Field(30.0, gt=0, description="On stop, wait this long for the in-flight batch; else exit without committing.")
     dlq_max_invalid_ratio: float = Field(0.5, gt=0, le=1, description="Stop if this share of a window is invalid.")
     dlq_max_consecutive: int = Field(1000, ge=1, description="Stop after this many invalid messages in a row.")
-    post_max_future_s: float = Field(300.0, ge=0, description="Dead-letter posts dated more than this many seconds in the future (clock drift allowance; see pipeline/bounds.py).")
+    post_max_future_s: float = Field(300.0, ge=0, description="Dead-letter posts dated more than this many seconds in the future (clock drift allowance; see pipeline/core/bounds.py).")
     post_max_age_days: float = Field(7305.0, gt=0, description="Dead-letter posts older than this many days (20 years: replays of real history pass, epoch/0001 dates do not).")
 
     # --- Models
@@ -158,3 +160,53 @@ def topic_name(settings: Settings, base: str) -> str:
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment plus explicit overrides (validated)."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ errors, one line each
+_SETTINGS_SOURCE_ERROR = re.compile(r'field "([a-z0-9_]+)"')
+
+
+class ConfigError(Exception):
+    """A configuration that cannot run; ``problems`` holds one line each."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field."""
+    return ENV_PREFIX + field.upper()
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def settings_problems(exc: ValidationError | SettingsError) -> list[str]:
+    """One line per invalid setting, named by its environment variable (secrets not echoed)."""
+    if isinstance(exc, SettingsError):
+        m = _SETTINGS_SOURCE_ERROR.search(str(exc))
+        field = m.group(1) if m else "?"
+        cause = f": {first_line(exc.__cause__)}" if exc.__cause__ else ""
+        return [f"{env_name(field)}: cannot parse the value (lists and mappings are JSON, e.g. "
+                f"'[\"token-1\", \"token-2\"]'){cause}"]
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err.get("loc") else "?"
+        info = Settings.model_fields.get(field)
+        secret = info is None or "SecretStr" in str(info.annotation)  # never echo a credential
+        quoted = err["type"] == "value_error"  # our own validators quote the value already
+        shown = "" if secret or quoted or isinstance(err.get("input"), dict) else f" (got {err.get('input')!r})"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{env_name(field)}: {msg}{shown}")
+    return lines
+
+
+def load_checked_settings(**overrides: object) -> Settings:
+    """Settings from the environment plus overrides; :class:`ConfigError` with one line per problem."""
+    try:
+        return load_settings(**overrides)
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigError(settings_problems(exc)) from None

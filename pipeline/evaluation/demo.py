@@ -20,7 +20,7 @@ from typing import Any
 import typer
 
 log = logging.getLogger(__name__)
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def ensure_kafka(bootstrap: str) -> None:
@@ -61,13 +61,13 @@ def command(
 ) -> None:
     """Run the main job end to end on embedded ClickHouse with the bundled sample data."""
     from connectors.file_replay import replay_file
-    from connectors.producer import PostProducer
-    from pipeline import topics as T
-    from pipeline.app import Worker
-    from pipeline.detect.live import LiveDetector
-    from pipeline.logs import configure_logging
-    from pipeline.sample import SampleSpec, write_sample
-    from pipeline.settings import load_settings, topic_name
+    from pipeline.core import topics as T
+    from pipeline.core.kafka import PostProducer
+    from pipeline.core.logs import configure_logging
+    from pipeline.core.settings import load_settings, topic_name
+    from pipeline.evaluation.sample import SampleSpec, write_sample
+    from pipeline.runtime.app import Worker
+    from pipeline.runtime.live import LiveDetector
 
     # The demo prints its own progress; logs show only what needs attention. Faust's consumer
     # keepalive complains (ERROR) whenever a busy laptop delays its thread by 3 s: not actionable here.
@@ -120,7 +120,7 @@ def command(
         _print(summary, stats.sent, time.monotonic() - started)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    from pipeline.worker import run_app
+    from pipeline.runtime.worker import run_app
 
     run_app(worker)
 

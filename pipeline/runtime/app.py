@@ -14,16 +14,16 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, cast
 
 import faust
 import orjson
 
-from pipeline import metrics as M
-from pipeline import topics as T
-from pipeline.bounds import Bounds
-from pipeline.processing import (
+from pipeline.core import metrics as M
+from pipeline.core import topics as T
+from pipeline.core.bounds import Bounds
+from pipeline.core.decode import (
     MAX_DLQ_KEY_BYTES,
     DlqLimit,
     DlqLimitExceeded,
@@ -31,9 +31,9 @@ from pipeline.processing import (
     dead_letter,
     decode_post,
 )
-from pipeline.processing import dumps as dump_model
-from pipeline.schema import EnrichedPost, RawPost
-from pipeline.settings import Settings, topic_name
+from pipeline.core.decode import dumps as dump_model
+from pipeline.core.schema import EnrichedPost, RawPost
+from pipeline.core.settings import Settings, topic_name
 from pipeline.storage.backend import StorageError
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class Worker:
 
     def declare_topics(self) -> list[str]:
         """Create the pipeline's topics if missing (before the consumer subscribes)."""
-        from connectors.producer import ensure_topics
+        from pipeline.core.kafka import ensure_topics
 
         names = [t.get_topic_name() for t in (self.raw, self.enriched, self.dlq, self.alerts)]
         return ensure_topics(self.settings.kafka_bootstrap, names, self.settings.topic_partitions,
@@ -132,12 +132,12 @@ class Worker:
 
         @self.app.agent(self.raw, name="enrich")
         async def enrich(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(s.batch_max, within=s.batch_within_s):
+            async for events in _batches(stream, s.batch_max, within=s.batch_within_s):
                 await self._complete(self.enrich_batch(events), "enrich")
 
         @self.app.agent(self.enriched, name="sink")
         async def sink(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(s.sink_batch_max, within=s.batch_within_s):
+            async for events in _batches(stream, s.sink_batch_max, within=s.batch_within_s):
                 await self._complete(self.sink_batch(events), "sink")
 
         @self.app.timer(interval=s.detect_interval_s, on_leader=True)
@@ -185,7 +185,7 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - a bug: stop without committing this batch
             fatal(f"{stage} batch failed", exc)
 
-    async def enrich_batch(self, events: list[Any]) -> None:
+    async def enrich_batch(self, events: Sequence[faust.EventT]) -> None:
         """Decode, dead-letter poison, tag and serialise the rest off the loop, produce and await acks."""
         M.ENRICH_BATCH_POSTS.observe(len(events))
         loop = asyncio.get_running_loop()
@@ -218,7 +218,7 @@ class Worker:
             await asyncio.gather(*pending)  # produce acknowledged before these offsets are acked
         self._observe_lag(events)
 
-    async def sink_batch(self, events: list[Any]) -> None:
+    async def sink_batch(self, events: Sequence[faust.EventT]) -> None:
         """Write a batch to ClickHouse; retry outages with backoff, never ack before the write."""
         M.SINK_BATCH_POSTS.observe(len(events))
         loop = asyncio.get_running_loop()
@@ -264,7 +264,7 @@ class Worker:
             self._conv_written[c.id] = (c.size, c.merged_into)
         return len(rows)
 
-    def _observe_lag(self, events: list[Any]) -> None:
+    def _observe_lag(self, events: Sequence[faust.EventT]) -> None:
         last: dict[Any, int] = {}
         for ev in events:
             last[ev.message.tp] = max(last.get(ev.message.tp, -1), ev.message.offset)
@@ -327,3 +327,8 @@ def create_app(settings: Settings) -> faust.App:
 
 def json_loads(raw: bytes) -> Any:
     return orjson.loads(raw)
+
+
+def _batches(stream: faust.StreamT, max_: int, within: float) -> AsyncIterator[Sequence[faust.EventT]]:
+    """``Stream.take_events`` (a method of Faust's ``Stream``, not of its ``StreamT`` protocol)."""
+    return cast(faust.Stream, stream).take_events(max_, within=within)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from pipeline.topics import METRIC_PREFIX as P
+from pipeline.core.topics import METRIC_PREFIX as P
 
 POSTS_ENRICHED = Counter(f"{P}_posts_enriched_total", "Posts tagged by the enrich agent.")
 POSTS_STORED = Counter(f"{P}_posts_stored_total", "Enriched posts written to ClickHouse (including redeliveries).")

@@ -1,7 +1,7 @@
 """Synthetic conversations about one brand with planted emerging voices and distractors.
 
 :func:`generate_scenario` returns posts in the JSONL interchange form (the shape
-:class:`pipeline.schema.RawPost` validates) plus the ground truth used by
+:class:`pipeline.core.schema.RawPost` validates) plus the ground truth used by
 ``hypermicro eval voices``.  What is in a scenario (every size, rate and shape is drawn
 per seed, so seeds differ in more than noise):
 
@@ -25,7 +25,7 @@ per seed, so seeds differ in more than noise):
 
 Truth: ``{"emerging": [{"author_id", "handle", "emerges_at"}], "brand": {...},
 "own_accounts": [...], "distractors": {...}, "seed", "start", "end", "duration_h"}``.
-Tune on some seeds, report on others (see ``pipeline.detect.eval_voices``).
+Tune on some seeds, report on others (see ``pipeline.evaluation.voices``).
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
-from pipeline.schema import RawPost
-from pipeline.topics import RAW_POSTS
+from pipeline.core.schema import RawPost
+from pipeline.core.topics import RAW_POSTS
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import ValidationError
 
-from pipeline.bounds import DEFAULT_BOUNDS, Bounds, OutOfBounds, check_post
-from pipeline.schema import SCHEMA_VERSION, DeadLetter, RawPost
+from pipeline.core.bounds import DEFAULT_BOUNDS, Bounds, OutOfBounds, check_post
+from pipeline.core.schema import SCHEMA_VERSION, DeadLetter, RawPost
 
 MAX_DLQ_ORIGINAL_BYTES = 256 * 1024
 """Originals larger than this are kept as a prefix plus size and hash: with base64 (4/3) and

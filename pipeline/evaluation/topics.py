@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 import typer
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TWEET_TOPIC_YAML = REPO_ROOT / "pipeline" / "config" / "tweet_topic.yaml"
-TWEET_TOPIC_CALIBRATION = Path(__file__).resolve().parent / "artifacts" / "topics" / "tweet_topic"
+from models.topics import ARTIFACTS
+from pipeline.core.settings import PACKAGE_CONFIG, load_settings
+
+TWEET_TOPIC_YAML = PACKAGE_CONFIG / "tweet_topic.yaml"
+TWEET_TOPIC_CALIBRATION = ARTIFACTS / "tweet_topic"
 """Written by ``hypermicro train topics`` (default ``--out``); read by ``EmbeddingTopicTagger.from_yaml``."""
 
 
@@ -135,7 +137,7 @@ def calibrate_command(
 
     taxonomy = load_taxonomy(topics)
     texts, y = read_labelled(train, taxonomy)
-    enc = registry.create("embedder", embedder)
+    enc = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
     x = enc.encode(texts).embeddings
     prototypes = topic_prototypes(taxonomy, enc)
     cal = calibrate(x, y, taxonomy, prototypes, embedder_name=embedder)
@@ -190,7 +192,7 @@ def command(
             calibration = TWEET_TOPIC_CALIBRATION
     taxonomy = load_taxonomy(topics)
     texts, y = read_labelled(jsonl, taxonomy)
-    enc = registry.create("embedder", embedder)
+    enc = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
     x = enc.encode(texts).embeddings
     ids = [t.id for t in taxonomy]
     if cv:
