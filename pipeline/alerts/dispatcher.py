@@ -34,7 +34,9 @@ from pipeline.alerts.channels import (
 from pipeline.alerts.incidents import IncidentBook
 from pipeline.alerts.metrics import ALERTS_DELIVERED, ALERTS_FAILED, ALERTS_SUPPRESSED, OUTBOX_SIZE
 from pipeline.alerts.outbox import Outbox, OutboxEntry
-from pipeline.alerts.routing import Destination, OwnerDirectory, Route, Router, RoutingConfig
+from pipeline.alerts.owners import OwnerDirectory
+from pipeline.alerts.routing import Router
+from pipeline.core.routes import Destination, Route, RoutingConfig, load_routes
 from pipeline.core.schema import Alert, utcnow
 
 if TYPE_CHECKING:
@@ -177,7 +179,7 @@ class AlertDispatcher:
         directory = OwnerDirectory.from_files(settings.brands_file, settings.topics_file)
         channels = channels_from_settings(settings, directory.names)
         routes_file = _setting(settings, "alert_routes_file", None)
-        config = RoutingConfig.from_yaml(Path(routes_file)) if routes_file else default_routing(channels)
+        config = load_routes(routes_file) if routes_file else default_routing(channels)
         incidents = IncidentBook(
             state_dir / INCIDENTS_DB,
             window_s=float(_setting(settings, "alert_incident_window_s", 3600.0)),
