@@ -11,7 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "AlertChannel": "channels",
-    "DeliveryError": "channels",
+    "AlertDeliveryError": "channels",
     "RetryPolicy": "channels",
     "WebhookChannel": "channels",
     "SlackChannel": "channels",

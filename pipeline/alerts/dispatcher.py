@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pipeline.alerts.acks import INCIDENTS_DB, AckFeed
 from pipeline.alerts.channels import (
     AlertChannel,
-    DeliveryError,
+    AlertDeliveryError,
     EmailChannel,
     SlackChannel,
     SmtpConfig,
@@ -36,8 +36,9 @@ from pipeline.alerts.metrics import ALERTS_DELIVERED, ALERTS_FAILED, ALERTS_SUPP
 from pipeline.alerts.outbox import Outbox, OutboxEntry
 from pipeline.alerts.owners import OwnerDirectory
 from pipeline.alerts.routing import Router
+from pipeline.core.clock import utc_now
 from pipeline.core.routes import Destination, Route, RoutingConfig, load_routes
-from pipeline.core.schema import Alert, utcnow
+from pipeline.core.schema import Alert
 
 if TYPE_CHECKING:
     from pipeline.core.settings import Settings
@@ -142,7 +143,7 @@ class AlertDispatcher:
         drain_timeout_s: float = 10.0,
         sink_timeout_s: float = 10.0,
         prune_interval_s: float = 3600.0,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utc_now,
         ack_feed: AckFeed | None = None,
     ) -> None:
         router.check_channels(channels)
@@ -302,7 +303,7 @@ class AlertDispatcher:
                 return False
             try:
                 await asyncio.wait_for(channel.deliver(entry.alert, list(entry.recipients)), self.delivery_timeout_s)
-            except DeliveryError as exc:
+            except AlertDeliveryError as exc:
                 self._failed(entry, str(exc), retryable=exc.retryable, retry_after=exc.retry_after,
                              recipients=exc.failed_recipients)
                 return False

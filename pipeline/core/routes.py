@@ -7,11 +7,16 @@ for the format. :class:`pipeline.alerts.routing.Router` applies a :class:`Routin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.core.schema import AlertKind, Severity
+
+RetiredKind = Literal["trending_conversation"]
+"""Alert kinds no detector raises: still accepted in a route's ``kinds`` so existing routes files
+keep loading; they match no alert."""
 
 
 class _Strict(BaseModel):
@@ -24,14 +29,14 @@ class Destination(_Strict):
     channel: str
     to: tuple[str, ...] = ()
     min_severity: Severity = "info"
-    kinds: tuple[AlertKind, ...] | None = None
+    kinds: tuple[AlertKind | RetiredKind, ...] | None = None
 
 
 class Route(_Strict):
     """Destinations of one owner/team, with filters applying to all of them."""
 
     min_severity: Severity = "info"
-    kinds: tuple[AlertKind, ...] | None = None
+    kinds: tuple[AlertKind | RetiredKind, ...] | None = None
     destinations: tuple[Destination, ...] = ()
 
 
