@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.core.schema import AlertKind, Severity
 
-RetiredKind = Literal["trending_conversation"]
-"""Alert kinds no detector raises: still accepted in a route's ``kinds`` so existing routes files
-keep loading; they match no alert."""
+RouteKind = Literal[AlertKind, "trending_conversation"]
+"""What a route's ``kinds`` may name: the alert kinds, plus ``trending_conversation``, which no
+detector raises (it matches no alert) but which existing routes files name: they keep loading."""
 
 
 class _Strict(BaseModel):
@@ -29,14 +29,14 @@ class Destination(_Strict):
     channel: str
     to: tuple[str, ...] = ()
     min_severity: Severity = "info"
-    kinds: tuple[AlertKind | RetiredKind, ...] | None = None
+    kinds: tuple[RouteKind, ...] | None = None
 
 
 class Route(_Strict):
     """Destinations of one owner/team, with filters applying to all of them."""
 
     min_severity: Severity = "info"
-    kinds: tuple[AlertKind | RetiredKind, ...] | None = None
+    kinds: tuple[RouteKind, ...] | None = None
     destinations: tuple[Destination, ...] = ()
 
 
