@@ -29,7 +29,8 @@ _EXPORTS = {
     "OutboxEntry": "outbox",
     "AlertDispatcher": "dispatcher",
     "AlertSink": "dispatcher",
-    "RetryReport": "dispatcher",
+    "RetryReport": "delivery",
+    "Deliveries": "delivery",
 }
 
 __all__ = sorted(_EXPORTS)
