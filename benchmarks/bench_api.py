@@ -77,7 +77,7 @@ FROM (
 ALERTS = """
 INSERT INTO alerts
 SELECT concat('al', toString(number)) AS id,
-       arrayElement(['negative_spike', 'rising_voice', 'trending_conversation'], 1 + number % 3) AS kind,
+       arrayElement(['negative_spike', 'rising_voice', 'voice_negative'], 1 + number % 3) AS kind,
        'brand' AS subject_kind, arrayElement({brands:Array(String)}, 1 + number % 20) AS subject_id,
        subject_id AS brand_id, '' AS topic_id,
        arrayElement(['info', 'warning', 'critical'], 1 + cityHash64(number) % 3) AS severity,

@@ -199,7 +199,8 @@ def command(
 ) -> None:
     """Print posts/s of match() (warm vocabulary) and of its first stages alone."""
     from models.base import PostInput
-    from models.brands import SpacyBrandMatcher, load_brands, parse_brands
+    from models.brands import SpacyBrandMatcher
+    from pipeline.core.brands import load_brands, parse_brands
 
     specs = synthetic_brands()
     configs = (

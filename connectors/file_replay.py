@@ -211,7 +211,7 @@ def replay_file(
     sleeping according to the gaps between consecutive ``created_at`` values (posts older than
     the previous one are sent at once). ``limit`` caps the number of records read. Invalid
     records (including posts outside ``bounds``) are logged with their line number, counted,
-    and dead-lettered when ``dlq_topic`` is set. Raises :class:`pipeline.core.kafka.DeliveryError` if Kafka rejected anything.
+    and dead-lettered when ``dlq_topic`` is set. Raises :class:`pipeline.core.kafka.KafkaDeliveryError` if Kafka rejected anything.
     """
     from tqdm import tqdm
 

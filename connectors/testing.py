@@ -32,7 +32,7 @@ from pydantic import SecretStr
 
 from connectors.base import CheckError, Connector, ConnectorSpec, SourceError, StateUpdate, Stream
 from connectors.runner import RunnerOptions, RunResult, run_connector
-from pipeline.core.kafka import DeliveryError
+from pipeline.core.kafka import KafkaDeliveryError
 from pipeline.core.schema import DeadLetter, RawPost
 
 # ----------------------------------------------------------------------------- sink
@@ -51,7 +51,7 @@ class _Done:
 class MemorySink:
     """Records what a connector produces; ``flush()`` is the acknowledgement point.
 
-    ``fail_flush_after`` makes the N-th and later flushes raise :class:`DeliveryError` (a Kafka
+    ``fail_flush_after`` makes the N-th and later flushes raise :class:`KafkaDeliveryError` (a Kafka
     outage); what was pending then is lost, like messages Kafka never acknowledged.
     """
 
@@ -80,7 +80,7 @@ class MemorySink:
             if self.fail_flush_after is not None and self.flushes >= self.fail_flush_after:
                 self._pending_posts.clear()
                 self._pending_raw.clear()
-                raise DeliveryError([RuntimeError("simulated Kafka outage")], 1)
+                raise KafkaDeliveryError([RuntimeError("simulated Kafka outage")], 1)
             self.posts.extend(self._pending_posts)
             self.raw.extend(self._pending_raw)
             self._pending_posts.clear()
@@ -557,7 +557,7 @@ def contract_tests(
         def test_kafka_outage_loses_nothing(self, src: Any, tmp_path: Path) -> None:
             everything = full_ids(src, tmp_path)
             broken = MemorySink(fail_flush_after=2)
-            with pytest.raises(DeliveryError):
+            with pytest.raises(KafkaDeliveryError):
                 run_once(build(src), tmp_path / "outage", sink=broken, checkpoint_every=1,
                          idle_exit_s=idle_exit_s)
             _, after = run_once(build(src), tmp_path / "outage", idle_exit_s=idle_exit_s)

@@ -1,7 +1,7 @@
 """Multi-label topic tagging with sentence-embedding prototypes (zero/few-shot).
 
-Each topic of a YAML taxonomy (``topics: [{id, label, description, examples?, owner?}]``)
-gets a prototype: the normalised mean embedding of ``"label: description"`` and its
+Each topic of a YAML taxonomy (``topics: [{id, label, description, examples?, owner?}]``, read by
+:func:`pipeline.core.taxonomy.load_taxonomy`) gets a prototype: the normalised mean embedding of ``"label: description"`` and its
 examples. A post's score for a topic is the cosine between its embedding and the topic's
 centroid. Without calibration the centroid is the prototype and a post gets every topic
 whose score clears an absolute floor and lies within a margin of its best topic.
@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from models.base import Embedder
+from pipeline.core.taxonomy import Topic, load_taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -47,50 +47,14 @@ def shipped_calibration(taxonomy: Path | str) -> Path | None:
     return folder if (folder / CALIBRATION_FILE).exists() else None
 
 
-@dataclass(frozen=True)
-class Topic:
-    """One taxonomy entry."""
-
-    id: str
-    label: str
-    description: str
-    examples: tuple[str, ...] = ()
-    owner: str | None = None
-
-    def prototype_texts(self) -> list[str]:
-        """Texts whose mean embedding is the topic's zero-shot prototype."""
-        return [f"{self.label}: {self.description}", *self.examples]
-
-    def fingerprint(self) -> str:
-        """Hash of the fields the prototype depends on (to detect stale calibrations)."""
-        return hashlib.sha256(json.dumps(self.prototype_texts()).encode()).hexdigest()[:16]
+def prototype_texts(topic: Topic) -> list[str]:
+    """Texts whose mean embedding is the topic's zero-shot prototype."""
+    return [f"{topic.label}: {topic.description}", *topic.examples]
 
 
-def load_taxonomy(path: Path | str) -> list[Topic]:
-    """Read and validate a topic taxonomy YAML; ids must be unique, label and description non-empty."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    entries = data.get("topics")
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{path}: expected a non-empty 'topics' list")
-    topics: list[Topic] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ValueError(f"{path}: topic #{i} is not a mapping")
-        tid = str(entry.get("id", "")).strip()
-        label = str(entry.get("label", "")).strip()
-        desc = " ".join(str(entry.get("description", "")).split())
-        if not tid or not label or not desc:
-            raise ValueError(f"{path}: topic #{i} needs id, label and description")
-        if tid in seen:
-            raise ValueError(f"{path}: duplicate topic id {tid!r}")
-        seen.add(tid)
-        examples = entry.get("examples") or []
-        if not isinstance(examples, list):
-            raise ValueError(f"{path}: examples of {tid!r} must be a list")
-        owner = entry.get("owner")
-        topics.append(Topic(tid, label, desc, tuple(str(e) for e in examples), None if owner is None else str(owner)))
-    return topics
+def fingerprint(topic: Topic) -> str:
+    """Hash of the fields the prototype depends on (to detect stale calibrations)."""
+    return hashlib.sha256(json.dumps(prototype_texts(topic)).encode()).hexdigest()[:16]
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -103,7 +67,7 @@ def topic_prototypes(topics: Sequence[Topic], embedder: Embedder) -> np.ndarray:
     texts: list[str] = []
     owners: list[int] = []
     for k, topic in enumerate(topics):
-        for text in topic.prototype_texts():
+        for text in prototype_texts(topic):
             texts.append(text)
             owners.append(k)
     emb = embedder.encode(texts).embeddings
@@ -219,7 +183,7 @@ class EmbeddingTopicTagger:
             if i is None:
                 log.warning("topic %s has no calibration: zero-shot prototype only", topic.id)
                 continue
-            if cal.fingerprints.get(topic.id) not in (None, topic.fingerprint()):
+            if cal.fingerprints.get(topic.id) not in (None, fingerprint(topic)):
                 log.warning("topic %s changed since calibration: thresholds may be off", topic.id)
             means[j], counts[j], thresholds[j] = cal.pos_means[i], cal.counts[i], cal.thresholds[i]
         centroids = blend_centroids(prototypes, means, counts, cal.n0)
@@ -359,12 +323,13 @@ def calibrate(
         topic_ids=[t.id for t in topics], thresholds=th, counts=[int(c) for c in counts],
         pos_means=means.astype(np.float32), n0=float(p["n0"]), margin=float(p["margin"]),
         floor=float(p["floor"]), min_labels=min_labels, max_labels=grid.max_labels, embedder=embedder_name,
-        fingerprints={t.id: t.fingerprint() for t in topics},
+        fingerprints={t.id: fingerprint(t) for t in topics},
         metrics={"loo_macro_f1": round(best[0], 4), "rate_mult": p["mult"], "n": int(len(x))},
     )
 
 
 __all__ = [
-    "Calibration", "CalibrationGrid", "EmbeddingTopicTagger", "Topic", "blend_centroids", "calibrate",
-    "decide", "load_taxonomy", "loo_scores", "macro_f1", "shipped_calibration", "topic_prototypes",
+    "Calibration", "CalibrationGrid", "EmbeddingTopicTagger", "blend_centroids", "calibrate",
+    "decide", "fingerprint", "loo_scores", "macro_f1", "prototype_texts", "shipped_calibration",
+    "topic_prototypes",
 ]

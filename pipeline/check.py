@@ -3,7 +3,7 @@
 The same checks run when ``hypermicro worker`` and ``hypermicro api`` start
 (:func:`settings_or_exit`), so a broken config stops a process with a line naming the setting
 or file, not a traceback minutes later. Settings are validated by :class:`pipeline.core.settings.Settings`;
-the brands, topics and routes files by the loaders the pipeline itself uses.
+the brands, topics and routes files by the loaders in ``pipeline.core`` that every consumer uses.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import typer
 import yaml
 from pydantic import ValidationError
 
+from pipeline.core.brands import BrandConfigError, load_brands
+from pipeline.core.routes import load_routes
 from pipeline.core.settings import (
     ConfigError,
     Settings,
@@ -25,6 +27,7 @@ from pipeline.core.settings import (
     first_line,
     load_checked_settings,
 )
+from pipeline.core.taxonomy import TaxonomyError, load_taxonomy
 
 # Parts of a check, in the order they run: configuration first, then reachability.
 FILES = ("brands", "topics", "routes", "people")
@@ -34,8 +37,6 @@ SERVICES = ("kafka", "clickhouse")
 # ------------------------------------------------------------------------------- files
 def check_brands(path: Path) -> list[str]:
     """Problems of the brands file (every one the loader finds)."""
-    from models.brands.config import BrandConfigError, load_brands
-
     try:
         load_brands(path)
     except BrandConfigError as exc:
@@ -47,13 +48,11 @@ def check_brands(path: Path) -> list[str]:
 
 def check_topics(path: Path) -> list[str]:
     """Problem of the topic taxonomy file (the loader stops at the first one)."""
-    from models.topics import load_taxonomy
-
     try:
         load_taxonomy(path)
     except (OSError, yaml.YAMLError) as exc:
         return [unreadable('topics_file', path, exc)]
-    except (ValueError, AttributeError) as exc:  # AttributeError: top level is not a mapping
+    except TaxonomyError as exc:
         return [f"{env_name('topics_file')}: {path}: {first_line(exc)}"]
     return []
 
@@ -69,10 +68,8 @@ def check_routes(path: Path | None) -> list[str]:
     """Problems of the alert routing file, if one is set (one line per invalid key)."""
     if path is None:
         return []
-    from pipeline.alerts.routing import RoutingConfig
-
     try:
-        RoutingConfig.from_yaml(path)
+        load_routes(path)
     except ValidationError as exc:
         return [f"{env_name('alert_routes_file')}: {path}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
                 for e in exc.errors()]

@@ -164,11 +164,11 @@ def build_enricher(settings: Settings, embedder_name: str | None = None) -> Enri
     import models.langid  # noqa: F401 - registers language id
     import models.sentiment  # noqa: F401 - registers sentiment scorers
     from models.base import registry
-    from models.brands.config import load_brands
     from models.brands.targeted import brand_sentiments
     from models.conversations import ConversationClusterer
     from models.dedup import DuplicateIndex
     from models.topics import EmbeddingTopicTagger
+    from pipeline.core.brands import load_brands
 
     embedder = registry.create("embedder", embedder_name or settings.embedder, cache_dir=settings.model_cache_dir)
     return Enricher(

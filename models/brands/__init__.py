@@ -2,7 +2,8 @@
 
 ``import models.brands`` registers the ``"spacy"`` factory for capability ``"brand_matcher"``:
 ``registry.create("brand_matcher", "spacy", brands_file=path)`` or ``(..., brands=[BrandConfig])``.
-spaCy itself is imported only when a matcher is built.
+spaCy itself is imported only when a matcher is built. The brands file itself (records, query
+grammar, validation) is read by :mod:`pipeline.core.brands`; this package compiles those records.
 """
 
 from __future__ import annotations
@@ -11,25 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from models.base import registry
-from models.brands.config import BrandConfig, BrandConfigError, load_brands, parse_brands
 from models.brands.matcher import SpacyBrandMatcher, fold
-from models.brands.query import QuerySyntaxError, parse, to_string
 from models.brands.targeted import brand_sentiments, brand_sentiments_batch, split_clauses
+from pipeline.core.brands import BrandConfig, load_brands
 
 __all__ = [
-    "BrandConfig",
-    "BrandConfigError",
-    "QuerySyntaxError",
     "SpacyBrandMatcher",
     "brand_sentiments",
     "brand_sentiments_batch",
     "create_spacy_matcher",
     "fold",
-    "load_brands",
-    "parse",
-    "parse_brands",
     "split_clauses",
-    "to_string",
 ]
 
 

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from unidecode import unidecode
 
 from models.base import BrandHit, PostInput
-from models.brands.config import BrandConfig
-from models.brands.query import And, Field, Near, Node, Not, Or, Term, iter_terms
+from pipeline.core.brand_query import And, Field, Near, Node, Not, Or, Term, iter_terms
+from pipeline.core.brands import BrandConfig
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -11,7 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "AlertChannel": "channels",
-    "DeliveryError": "channels",
+    "AlertDeliveryError": "channels",
     "RetryPolicy": "channels",
     "WebhookChannel": "channels",
     "SlackChannel": "channels",
@@ -20,8 +20,7 @@ _EXPORTS = {
     "sign_body": "channels",
     "verify_signature": "channels",
     "Router": "routing",
-    "RoutingConfig": "routing",
-    "OwnerDirectory": "routing",
+    "OwnerDirectory": "owners",
     "RouteResult": "routing",
     "IncidentBook": "incidents",
     "Incident": "incidents",
@@ -30,7 +29,8 @@ _EXPORTS = {
     "OutboxEntry": "outbox",
     "AlertDispatcher": "dispatcher",
     "AlertSink": "dispatcher",
-    "RetryReport": "dispatcher",
+    "RetryReport": "delivery",
+    "Deliveries": "delivery",
 }
 
 __all__ = sorted(_EXPORTS)

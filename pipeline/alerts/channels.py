@@ -2,7 +2,7 @@
 
 Every channel implements :class:`AlertChannel`. A channel retries transient failures itself
 (tenacity: exponential backoff with jitter, ``Retry-After`` honoured) and raises
-:class:`DeliveryError` when it gives up; the dispatcher then keeps the delivery in the outbox.
+:class:`AlertDeliveryError` when it gives up; the dispatcher then keeps the delivery in the outbox.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ DEFAULT_TARGET = "default"
 USER_AGENT = "hypermicro-alerts/1"
 
 
-class DeliveryError(Exception):
-    """A delivery failed. ``retryable`` says whether trying again later may succeed.
+class AlertDeliveryError(Exception):
+    """A channel could not deliver an alert. ``retryable`` says whether trying again later may succeed.
 
     ``retry_after`` (seconds) is the receiver's hint, ``failed_recipients`` the subset of
     recipients that did not get the alert (None: all of them).
@@ -68,7 +68,7 @@ class AlertChannel(Protocol):
     async def deliver(self, alert: Alert, recipients: list[str]) -> None:
         """Deliver ``alert`` to ``recipients`` (addresses or URLs; meaning is per channel).
 
-        Returns only when the receiver accepted it; otherwise raises :class:`DeliveryError`
+        Returns only when the receiver accepted it; otherwise raises :class:`AlertDeliveryError`
         (after the channel's own retries). Must be safe to call again for the same alert
         (receivers dedupe on the alert id).
         """
@@ -138,11 +138,11 @@ class _StopOnLongRetryAfter(stop_base):
 
 
 def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, DeliveryError) and exc.retryable
+    return isinstance(exc, AlertDeliveryError) and exc.retryable
 
 
 async def call_with_retry(policy: RetryPolicy, fn: Callable[[], Awaitable[None]], what: str = "delivery") -> None:
-    """Run the coroutine function ``fn`` retrying retryable :class:`DeliveryError`s per ``policy``;
+    """Run the coroutine function ``fn`` retrying retryable :class:`AlertDeliveryError`s per ``policy``;
     re-raise the last error."""
 
     def _log(rs: RetryCallState) -> None:
@@ -163,11 +163,11 @@ async def call_with_retry(policy: RetryPolicy, fn: Callable[[], Awaitable[None]]
 # --------------------------------------------------------------------------- HTTP
 
 
-def _http_error(resp: httpx.Response) -> DeliveryError:
+def _http_error(resp: httpx.Response) -> AlertDeliveryError:
     code = resp.status_code
     retryable = code >= 500 or code in (408, 429)
     body = resp.text[:200].strip()
-    return DeliveryError(
+    return AlertDeliveryError(
         f"HTTP {code} from {resp.request.url.host}: {body}",
         retryable=retryable,
         retry_after=parse_retry_after(resp.headers.get("Retry-After")) if retryable else None,
@@ -178,9 +178,9 @@ async def _post_once(client: httpx.AsyncClient, url: str, body: bytes, headers: 
     try:
         resp = await client.post(url, content=body, headers=dict(headers))
     except httpx.TimeoutException as exc:
-        raise DeliveryError(f"timeout posting to {httpx.URL(url).host}: {exc!r}", retryable=True) from exc
+        raise AlertDeliveryError(f"timeout posting to {httpx.URL(url).host}: {exc!r}", retryable=True) from exc
     except httpx.TransportError as exc:  # connection refused/reset, DNS, protocol errors
-        raise DeliveryError(f"cannot reach {httpx.URL(url).host}: {exc!r}", retryable=True) from exc
+        raise AlertDeliveryError(f"cannot reach {httpx.URL(url).host}: {exc!r}", retryable=True) from exc
     if not resp.is_success:
         raise _http_error(resp)
 
@@ -204,7 +204,7 @@ class _HttpChannel:
             if url:
                 out.setdefault(url, token)
         if not out:
-            raise DeliveryError(f"{self.name}: no URL configured", retryable=False)
+            raise AlertDeliveryError(f"{self.name}: no URL configured", retryable=False)
         return out
 
     def _request(self, alert: Alert) -> tuple[bytes, dict[str, str]]:
@@ -213,7 +213,7 @@ class _HttpChannel:
     async def deliver(self, alert: Alert, recipients: list[str]) -> None:
         """POST the alert to every target URL; see :class:`AlertChannel`."""
         targets = self._targets(recipients)
-        errors: dict[str, DeliveryError] = {}
+        errors: dict[str, AlertDeliveryError] = {}
         async with httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False,
                                      headers={"User-Agent": USER_AGENT}) as client:
 
@@ -224,14 +224,14 @@ class _HttpChannel:
 
                 try:
                     await call_with_retry(self.retry, _once, what=f"{self.name} alert {alert.id}")
-                except DeliveryError as exc:
+                except AlertDeliveryError as exc:
                     errors[url] = exc
 
             await asyncio.gather(*(_to(url) for url in targets))  # targets are independent
         if errors:
             first = next(iter(errors.values()))
             hints = [e.retry_after for e in errors.values() if e.retry_after is not None]
-            raise DeliveryError(
+            raise AlertDeliveryError(
                 f"{self.name}: {len(errors)}/{len(targets)} target(s) failed: {first}",
                 retryable=any(e.retryable for e in errors.values()),
                 retry_after=max(hints) if hints else None,
@@ -344,17 +344,17 @@ class EmailChannel:
                 refused = client.send_message(msg, from_addr=cfg.sender, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
-            raise DeliveryError(f"SMTP refused all recipients: {exc.recipients}",
+            raise AlertDeliveryError(f"SMTP refused all recipients: {exc.recipients}",
                                 retryable=all(_smtp_code_retryable(c) for c in codes)) from exc
         except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryError(f"SMTP server lacks a required feature: {exc}", retryable=False) from exc
+            raise AlertDeliveryError(f"SMTP server lacks a required feature: {exc}", retryable=False) from exc
         except smtplib.SMTPResponseException as exc:
-            raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
+            raise AlertDeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
                                 retryable=_smtp_code_retryable(exc.smtp_code)) from exc
         except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused connections, timeouts
-            raise DeliveryError(f"SMTP {cfg.host}:{cfg.port} unreachable: {exc!r}", retryable=True) from exc
+            raise AlertDeliveryError(f"SMTP {cfg.host}:{cfg.port} unreachable: {exc!r}", retryable=True) from exc
         if refused:
-            raise DeliveryError(
+            raise AlertDeliveryError(
                 f"SMTP refused {len(refused)} of {len(recipients)} recipients: {refused}",
                 retryable=all(_smtp_code_retryable(code) for code, _ in refused.values()),
                 failed_recipients=sorted(refused),
@@ -363,7 +363,7 @@ class EmailChannel:
     async def deliver(self, alert: Alert, recipients: list[str]) -> None:
         """Send one e-mail to ``recipients``; see :class:`AlertChannel`."""
         if not recipients:
-            raise DeliveryError("email: no recipients", retryable=False)
+            raise AlertDeliveryError("email: no recipients", retryable=False)
 
         async def _once() -> None:
             await asyncio.to_thread(self._send_sync, alert, list(recipients))

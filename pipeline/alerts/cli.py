@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
 alerts_app = typer.Typer(help="Alert incidents and delivery outbox.", no_args_is_help=True)
+
+S = TypeVar("S", bound=str)
 
 _STATE_HELP = "Alert state directory (default: settings.alert_state_dir or <worker_data_dir>/alerts)."
 
@@ -34,6 +37,17 @@ def state_dir_for(settings: Any, state_dir: Path | None = None) -> Path:
     return state_dir if state_dir is not None else configured_state_dir(settings)
 
 
+def _status(status: str | None, allowed: Sequence[S], table: str) -> S | None:
+    """The ``--status`` filter as one of ``allowed`` (None: no filter); a clear error otherwise."""
+    if status is None:
+        return None
+    for value in allowed:
+        if value == status:
+            return value
+    raise typer.BadParameter(f"{status!r} is not a status of {table} ({', '.join(allowed)})",
+                             param_hint="'--status'")
+
+
 def _iso(value: Any) -> str:
     return value.isoformat(timespec="seconds") if value is not None else "-"
 
@@ -48,15 +62,16 @@ def list_command(
 ) -> None:
     """List incidents and/or outbox entries."""
     from pipeline.alerts.dispatcher import INCIDENTS_DB, OUTBOX_DB
-    from pipeline.alerts.incidents import IncidentBook
-    from pipeline.alerts.outbox import Outbox
+    from pipeline.alerts.incidents import INCIDENT_STATUSES, IncidentBook
+    from pipeline.alerts.outbox import OUTBOX_STATUSES, Outbox
 
     settings = _settings()
     root = state_dir_for(settings, state_dir)
     if what in (What.incidents, What.all):
         book = IncidentBook(root / INCIDENTS_DB,
                             window_s=float(getattr(settings, "alert_incident_window_s", None) or 3600.0))
-        rows = book.list_incidents(status=status if what is What.incidents else None, limit=limit)  # type: ignore[arg-type]
+        wanted = _status(status, INCIDENT_STATUSES, "incidents") if what is What.incidents else None
+        rows = book.list_incidents(status=wanted, limit=limit)
         if not as_json:
             typer.echo(f"incidents ({len(rows)}):")
         for inc in rows:
@@ -72,7 +87,8 @@ def list_command(
         book.close()
     if what in (What.outbox, What.all):
         outbox = Outbox(root / OUTBOX_DB)
-        entries = outbox.entries(status=status if what is What.outbox else None, limit=limit)  # type: ignore[arg-type]
+        entries = outbox.entries(status=_status(status, OUTBOX_STATUSES, "outbox") if what is What.outbox else None,
+                                 limit=limit)
         if not as_json:
             typer.echo(f"outbox ({outbox.count()} waiting, {outbox.count('failed')} failed):")
         for e in entries:

@@ -1,9 +1,10 @@
 """The alert dispatcher: incidents + routing + durable, independent per-channel delivery.
 
 ``submit(alert)`` decides (incident dedupe/escalation), routes, writes one outbox entry per
-channel and returns at once; per-channel asyncio workers deliver from bounded queues, so a slow
-or failing channel never blocks another channel or the caller. Failed deliveries stay in the
-outbox and a periodic sweep retries them; a restart resumes from the outbox.
+channel and returns at once; per-channel asyncio workers (:mod:`pipeline.alerts.delivery`)
+deliver from bounded queues, so a slow or failing channel never blocks another channel or the
+caller. Failed deliveries stay in the outbox and a periodic sweep retries them; a restart resumes
+from the outbox.
 
 Incident grouping, cooldowns and caps run on the alert's event time (see
 :mod:`pipeline.alerts.incidents`); delivery timeouts, outbox retries and pruning run on the wall
@@ -25,17 +26,20 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from pipeline.alerts.acks import INCIDENTS_DB, AckFeed
 from pipeline.alerts.channels import (
     AlertChannel,
-    DeliveryError,
     EmailChannel,
     SlackChannel,
     SmtpConfig,
     WebhookChannel,
 )
+from pipeline.alerts.delivery import Deliveries, RetryReport
 from pipeline.alerts.incidents import IncidentBook
-from pipeline.alerts.metrics import ALERTS_DELIVERED, ALERTS_FAILED, ALERTS_SUPPRESSED, OUTBOX_SIZE
-from pipeline.alerts.outbox import Outbox, OutboxEntry
-from pipeline.alerts.routing import Destination, OwnerDirectory, Route, Router, RoutingConfig
-from pipeline.core.schema import Alert, utcnow
+from pipeline.alerts.metrics import ALERTS_SUPPRESSED, OUTBOX_SIZE
+from pipeline.alerts.outbox import Outbox
+from pipeline.alerts.owners import OwnerDirectory
+from pipeline.alerts.routing import Router
+from pipeline.core.clock import utc_now
+from pipeline.core.routes import Destination, Route, RoutingConfig, load_routes
+from pipeline.core.schema import Alert
 
 if TYPE_CHECKING:
     from pipeline.core.settings import Settings
@@ -68,15 +72,6 @@ class Admission:
     delivered: bool
     reason: str
     """The incident decision (new, escalation, duplicate, ...) or ``no_route``."""
-
-
-@dataclass(frozen=True)
-class RetryReport:
-    """Outcome of :meth:`AlertDispatcher.retry_outbox`."""
-
-    attempted: int
-    delivered: int
-    failed: int
 
 
 def default_routing(channels: Iterable[str]) -> RoutingConfig:
@@ -140,33 +135,33 @@ class AlertDispatcher:
         drain_timeout_s: float = 10.0,
         sink_timeout_s: float = 10.0,
         prune_interval_s: float = 3600.0,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utc_now,
         ack_feed: AckFeed | None = None,
     ) -> None:
         router.check_channels(channels)
-        self.channels = dict(channels)
         self.router = router
         self.incidents = incidents
         self.outbox = outbox
+        self.deliveries = Deliveries(dict(channels), outbox, queue_size=queue_size,
+                                     workers_per_channel=workers_per_channel,
+                                     delivery_timeout_s=delivery_timeout_s, drain_timeout_s=drain_timeout_s)
         self.sink = sink
-        self.queue_size = queue_size
-        self.workers_per_channel = max(1, workers_per_channel)
-        self.delivery_timeout_s = delivery_timeout_s
         self.retry_interval_s = retry_interval_s
-        self.drain_timeout_s = drain_timeout_s
         self.sink_timeout_s = sink_timeout_s
         self.prune_interval_s = prune_interval_s
         self.clock = clock
         self.ack_feed = ack_feed
         self._acks_since: datetime | None = None
         self._lock = threading.Lock()
-        self._queues: dict[str, asyncio.Queue[int]] = {}
-        self._queued: set[int] = set()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._running = False
+        self._sweeper: asyncio.Task[None] | None = None
         if not self.channels:
             log.warning("no alert channels configured: alerts are recorded but delivered nowhere")
         OUTBOX_SIZE.set(self.outbox.count())
+
+    @property
+    def channels(self) -> dict[str, AlertChannel]:
+        """The configured channels by name (the dict the delivery workers use)."""
+        return self.deliveries.channels
 
     @classmethod
     def from_settings(cls, settings: Settings, state_dir: Path, *, sink: AlertSink | None = None,
@@ -177,7 +172,7 @@ class AlertDispatcher:
         directory = OwnerDirectory.from_files(settings.brands_file, settings.topics_file)
         channels = channels_from_settings(settings, directory.names)
         routes_file = _setting(settings, "alert_routes_file", None)
-        config = RoutingConfig.from_yaml(Path(routes_file)) if routes_file else default_routing(channels)
+        config = load_routes(routes_file) if routes_file else default_routing(channels)
         incidents = IncidentBook(
             state_dir / INCIDENTS_DB,
             window_s=float(_setting(settings, "alert_incident_window_s", 3600.0)),
@@ -232,9 +227,9 @@ class AlertDispatcher:
         propagate here."""
         await self.sync_acks()
         annotated, deliver, reason, entries = self._admit(alert)
-        if self._running:
+        if self.deliveries.running:
             for entry_id, channel in entries:
-                self._enqueue(entry_id, channel)
+                self.deliveries.enqueue(entry_id, channel)
         await self._record(annotated, deliver, reason)
         return Admission(annotated, deliver, reason)
 
@@ -254,7 +249,7 @@ class AlertDispatcher:
     async def _submit_and_deliver(self, alert: Alert) -> Alert | None:
         annotated, deliver, reason, entries = self._admit(alert)
         await self._record(annotated, deliver, reason)
-        await asyncio.gather(*(self._deliver_id(entry_id) for entry_id, _ in entries))
+        await asyncio.gather(*(self.deliveries.deliver_id(entry_id) for entry_id, _ in entries))
         return annotated if deliver else None
 
     async def sync_acks(self) -> int:
@@ -283,82 +278,12 @@ class AlertDispatcher:
 
     # ------------------------------------------------------------------ delivery
 
-    def _failed(self, entry: OutboxEntry, error: str, *, retryable: bool, retry_after: float | None = None,
-                recipients: list[str] | None = None) -> None:
-        ALERTS_FAILED.labels(channel=entry.channel).inc()
-        status = self.outbox.mark_failed(entry.id, error, retryable=retryable, retry_after=retry_after,
-                                         recipients=recipients)
-        level = logging.ERROR if status == "failed" else logging.WARNING
-        log.log(level, "alert %s via %s not delivered (attempt %d, now %s): %s",
-                entry.alert.id, entry.channel, entry.attempts + 1, status, error)
-
-    async def _deliver_entry(self, entry: OutboxEntry) -> bool:
-        channel = self.channels.get(entry.channel)
-        try:
-            if channel is None:
-                self._failed(entry, f"channel {entry.channel!r} is not configured", retryable=False)
-                return False
-            try:
-                await asyncio.wait_for(channel.deliver(entry.alert, list(entry.recipients)), self.delivery_timeout_s)
-            except DeliveryError as exc:
-                self._failed(entry, str(exc), retryable=exc.retryable, retry_after=exc.retry_after,
-                             recipients=exc.failed_recipients)
-                return False
-            except TimeoutError:
-                self._failed(entry, f"timed out after {self.delivery_timeout_s:g}s", retryable=True)
-                return False
-            except Exception as exc:  # a bug in a channel must not lose the alert or stop the worker
-                log.exception("channel %s crashed delivering alert %s", entry.channel, entry.alert.id)
-                self._failed(entry, f"{type(exc).__name__}: {exc}", retryable=True)
-                return False
-            self.outbox.mark_delivered(entry.id)
-            ALERTS_DELIVERED.labels(channel=entry.channel).inc()
-            log.info("alert %s delivered via %s", entry.alert.id, entry.channel)
-            return True
-        finally:
-            OUTBOX_SIZE.set(self.outbox.count())
-
-    async def _deliver_id(self, entry_id: int) -> bool | None:
-        entry = self.outbox.get(entry_id)
-        return None if entry is None else await self._deliver_entry(entry)
-
-    def _enqueue(self, entry_id: int, channel: str) -> None:
-        if entry_id in self._queued:
-            return
-        queue = self._queues.get(channel)
-        if queue is None:  # routed to a channel that is not configured: keep it, visibly failed
-            entry = self.outbox.get(entry_id)
-            if entry is not None:
-                self._failed(entry, f"channel {channel!r} is not configured", retryable=False)
-            return
-        try:
-            queue.put_nowait(entry_id)
-        except asyncio.QueueFull:
-            log.warning("%s delivery queue full: alert entry %d waits in the outbox", channel, entry_id)
-            return
-        self._queued.add(entry_id)
-
-    def _enqueue_due(self) -> None:
-        for entry in self.outbox.due(limit=self.queue_size * max(1, len(self._queues))):
-            self._enqueue(entry.id, entry.channel)
-
-    async def _worker(self, queue: asyncio.Queue[int]) -> None:
-        while True:
-            entry_id = await queue.get()
-            try:
-                await self._deliver_id(entry_id)
-            except Exception:
-                log.exception("alert delivery worker error on outbox entry %d", entry_id)
-            finally:
-                self._queued.discard(entry_id)
-                queue.task_done()
-
     async def _sweep(self) -> None:
         last_prune = 0.0
         while True:
             try:
                 await self.sync_acks()
-                self._enqueue_due()
+                self.deliveries.enqueue_due()
                 now = self.clock().timestamp()
                 if now - last_prune >= self.prune_interval_s:
                     last_prune = now
@@ -369,53 +294,28 @@ class AlertDispatcher:
 
     async def start(self) -> None:
         """Start per-channel delivery workers and the periodic outbox retry (resumes pending entries)."""
-        if self._running:
+        if self.deliveries.running:
             return
-        self._running = True
-        for name in self.channels:
-            queue: asyncio.Queue[int] = asyncio.Queue(maxsize=self.queue_size)
-            self._queues[name] = queue
-            for i in range(self.workers_per_channel):
-                self._tasks.append(asyncio.create_task(self._worker(queue), name=f"alerts-{name}-{i}"))
-        self._tasks.append(asyncio.create_task(self._sweep(), name="alerts-outbox-sweep"))
+        self.deliveries.start()
+        self._sweeper = asyncio.create_task(self._sweep(), name="alerts-outbox-sweep")
 
     async def drain(self, timeout_s: float | None = None) -> bool:
         """Wait until the delivery queues are empty (True) or ``timeout_s`` passed (False)."""
-        try:
-            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues.values())), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await self.deliveries.drain(timeout_s)
 
     async def stop(self) -> None:
-        """Let queued deliveries finish for up to ``drain_timeout_s``, then stop; the rest stays in the outbox."""
-        if not self._running:
-            return
-        self._running = False
-        if not await self.drain(self.drain_timeout_s):
-            log.warning("alert dispatcher stopped with deliveries in flight: they stay in the outbox")
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        """Stop the sweep, let queued deliveries finish for up to ``drain_timeout_s``, then stop;
+        the rest stays in the outbox."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        self._queues.clear()
-        self._queued.clear()
+                await self._sweeper
+            self._sweeper = None
+        await self.deliveries.stop()
 
     async def retry_outbox(self, ids: Iterable[int] | None = None) -> RetryReport:
         """Make outbox entries (all, or ``ids``; failed ones included) due and deliver them now."""
-        wanted = None if ids is None else {int(i) for i in ids}
-        self.outbox.requeue(wanted)
-        entries = [e for e in self.outbox.due(limit=1_000_000)
-                   if (wanted is None or e.id in wanted) and e.id not in self._queued]
-        self._queued.update(e.id for e in entries)  # keep the background sweep off them
-        try:
-            results = await asyncio.gather(*(self._deliver_entry(e) for e in entries))
-        finally:
-            self._queued.difference_update(e.id for e in entries)
-        delivered = sum(1 for r in results if r)
-        return RetryReport(attempted=len(entries), delivered=delivered, failed=len(entries) - delivered)
+        return await self.deliveries.retry(ids)
 
     def close(self) -> None:
         """Close the state databases (call after :meth:`stop`)."""

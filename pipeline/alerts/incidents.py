@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.alerts.render import SEVERITY_RANK
-from pipeline.core.schema import Alert, utcnow
+from pipeline.core.clock import utc_now
+from pipeline.core.schema import Alert
 
 IncidentStatus = Literal["open", "acked", "closed"]
+INCIDENT_STATUSES: tuple[IncidentStatus, ...] = ("open", "acked", "closed")
 _SEVERITY_NAME = {v: k for k, v in SEVERITY_RANK.items()}
 
 _SCHEMA = """
@@ -120,8 +122,12 @@ class Incident:
     acked_at: datetime | None
 
 
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
 def _dt(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+    return None if ts is None else _at(ts)
 
 
 def incident_key(alert: Alert) -> str:
@@ -146,7 +152,7 @@ class IncidentBook:
         escalation_factor: float = 2.0,
         max_per_subject: int = 6,
         cap_window_s: float = 3600.0,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if escalation_factor <= 1.0:
             raise ValueError("escalation_factor must be > 1")
@@ -331,8 +337,7 @@ class IncidentBook:
     def _incident(self, row: sqlite3.Row, ts: float) -> Incident:
         return Incident(
             id=row["id"], kind=row["kind"], subject_kind=row["subject_kind"], subject_id=row["subject_id"],
-            status=self._status(row, ts), opened_at=_dt(row["opened_at"]),  # type: ignore[arg-type]
-            last_seen_at=_dt(row["last_seen_at"]),  # type: ignore[arg-type]
+            status=self._status(row, ts), opened_at=_at(row["opened_at"]), last_seen_at=_at(row["last_seen_at"]),
             alert_count=row["alert_count"], delivered_count=row["delivered_count"],
             peak_severity=_SEVERITY_NAME[row["peak_severity"]], peak_observed=row["peak_observed"],
             acked_by=row["acked_by"], acked_at=_dt(row["acked_at"]),

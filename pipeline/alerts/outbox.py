@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.alerts.incidents import connect
-from pipeline.core.schema import Alert, utcnow
+from pipeline.core.clock import utc_now
+from pipeline.core.schema import Alert
 
 OutboxStatus = Literal["pending", "failed"]
+OUTBOX_STATUSES: tuple[OutboxStatus, ...] = ("pending", "failed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -69,7 +71,7 @@ class Outbox:
         max_attempts: int = 12,
         backoff_initial_s: float = 30.0,
         backoff_max_s: float = 3600.0,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.path = Path(path)
         self.max_attempts = max_attempts

@@ -25,7 +25,6 @@ SEVERITY_COLOR: dict[str, str] = {"info": "#439FE0", "warning": "#ECB22E", "crit
 KIND_TITLE: dict[str, str] = {
     "negative_spike": "Negative spike",
     "rising_voice": "Rising voice",
-    "trending_conversation": "Trending conversation",
     "voice_negative": "Your voice turned negative",
     "owner_digest": "Your voices",
 }

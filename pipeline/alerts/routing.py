@@ -1,130 +1,24 @@
-"""Who gets which alert: owners from brands.yaml/topics.yaml, destinations from a routing YAML.
+"""Who gets which alert: owners from brands.yaml/topics.yaml, destinations from the routes file.
 
 An alert's owners are the ``owner`` of its brand and/or topic (``subject.brand_id`` /
 ``subject.topic_id``, or the subject itself for brand/topic subjects). Each owner (optionally
 mapped to a team) has a route: destinations (channel + addresses) with severity/kind filters.
-Subjects without an owner go to ``default_owner``. See docs/alerts.md for the file format.
+Subjects without an owner go to ``default_owner``. The files are read by the loaders in
+``pipeline.core`` (:mod:`~pipeline.core.routes`, :mod:`~pipeline.core.brands`,
+:mod:`~pipeline.core.taxonomy`); docs/alerts.md describes the routes format.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.alerts.channels import DEFAULT_TARGET
+from pipeline.alerts.owners import OwnerDirectory
 from pipeline.alerts.render import SEVERITY_RANK
-from pipeline.core.schema import Alert, AlertKind, Severity, Subject
-
-log = logging.getLogger(__name__)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Destination(_Strict):
-    """One channel of a route. ``to`` empty: owner address (email) or the channel's own URL."""
-
-    channel: str
-    to: tuple[str, ...] = ()
-    min_severity: Severity = "info"
-    kinds: tuple[AlertKind, ...] | None = None
-
-
-class Route(_Strict):
-    """Destinations of one owner/team, with filters applying to all of them."""
-
-    min_severity: Severity = "info"
-    kinds: tuple[AlertKind, ...] | None = None
-    destinations: tuple[Destination, ...] = ()
-
-
-class RoutingConfig(_Strict):
-    """The routing YAML (see docs/alerts.md)."""
-
-    default_owner: str = "pr-desk"
-    """Owner of subjects whose brand/topic has no ``owner`` (e.g. the PR desk)."""
-    teams: dict[str, str] = Field(default_factory=dict)
-    """Owner string (as in brands.yaml/topics.yaml) -> team name used to look up ``routes``."""
-    routes: dict[str, Route] = Field(default_factory=dict)
-    """Owner or team -> route."""
-    fallback: Route | None = None
-    """Route of owners absent from ``routes`` (``to`` empty + email = the owner's own address)."""
-    broadcast: tuple[Destination, ...] = ()
-    """Destinations receiving every alert, whatever its owner."""
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> RoutingConfig:
-        """Load and validate a routing file (unknown keys are errors)."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        return cls.model_validate(data)
-
-    def channels(self) -> set[str]:
-        """Every channel name the config mentions."""
-        routes = [*self.routes.values(), *([self.fallback] if self.fallback else [])]
-        names = {d.channel for r in routes for d in r.destinations}
-        return names | {d.channel for d in self.broadcast}
-
-
-def _owners(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value.strip(),) if value.strip() else ()
-    if isinstance(value, list):
-        return tuple(str(v).strip() for v in value if v is not None and str(v).strip())
-    raise ValueError(f"owner must be a string or a list of strings, got {value!r}")
-
-
-def _load_entries(path: Path | None, key: str) -> list[dict[str, Any]]:
-    if path is None or not Path(path).exists():
-        if path is not None:
-            log.warning("%s file %s not found: no %s owners", key, path, key)
-        return []
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    entries = data.get(key, []) if isinstance(data, dict) else []
-    if not isinstance(entries, list):
-        raise ValueError(f"{path}: `{key}:` must be a list")
-    return [e for e in entries if isinstance(e, dict) and e.get("id")]
-
-
-@dataclass(frozen=True)
-class OwnerDirectory:
-    """Owners and display names of brands and topics."""
-
-    brand_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    topic_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    names: Mapping[str, str] = field(default_factory=dict)
-    """``brand:<id>`` -> brand name, ``topic:<id>`` -> topic label."""
-
-    @classmethod
-    def from_files(cls, brands_file: Path | None, topics_file: Path | None) -> OwnerDirectory:
-        """Read ``brands:`` (id, name, owner) and ``topics:`` (id, label, owner) lists."""
-        brand_owners, topic_owners, names = {}, {}, {}
-        for b in _load_entries(brands_file, "brands"):
-            bid = str(b["id"])
-            brand_owners[bid] = _owners(b.get("owner"))
-            if b.get("name"):
-                names[f"brand:{bid}"] = str(b["name"])
-        for t in _load_entries(topics_file, "topics"):
-            tid = str(t["id"])
-            topic_owners[tid] = _owners(t.get("owner"))
-            if t.get("label"):
-                names[f"topic:{tid}"] = str(t["label"])
-        return cls(brand_owners, topic_owners, names)
-
-    def owners_for(self, subject: Subject) -> tuple[str, ...]:
-        """Owners of the subject's brand and topic (brand owners first), deduplicated."""
-        brand = subject.brand_id or (subject.id if subject.kind == "brand" else None)
-        topic = subject.topic_id or (subject.id if subject.kind == "topic" else None)
-        found = [*self.brand_owners.get(brand or "", ()), *self.topic_owners.get(topic or "", ())]
-        return tuple(dict.fromkeys(found))
+from pipeline.core.routes import Destination, Route, RoutingConfig, load_routes
+from pipeline.core.schema import Alert
 
 
 @dataclass(frozen=True)
@@ -155,8 +49,8 @@ class Router:
     @classmethod
     def from_files(cls, routes_file: Path | None, brands_file: Path | None, topics_file: Path | None,
                    *, default: RoutingConfig | None = None) -> Router:
-        """Router from a routing YAML (or ``default`` when None) and the brand/topic YAMLs."""
-        config = RoutingConfig.from_yaml(routes_file) if routes_file else (default or RoutingConfig())
+        """Router from a routes file (or ``default`` when None) and the brands/topics files."""
+        config = load_routes(routes_file) if routes_file else (default or RoutingConfig())
         return cls(config, OwnerDirectory.from_files(brands_file, topics_file))
 
     def check_channels(self, available: Iterable[str]) -> None:

@@ -43,6 +43,7 @@ from pipeline.api.params import (
     time_range,
 )
 from pipeline.api.roster_routes import roster_router
+from pipeline.core.brands import BrandConfigError, load_brands
 from pipeline.core.schema import AlertKind, SentimentLabel, Severity
 from pipeline.core.settings import Settings
 from pipeline.storage.backend import StorageError
@@ -102,8 +103,15 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
     def brands() -> dict[str, Q.Brand]:
         mtime = settings.brands_file.stat().st_mtime if settings.brands_file.exists() else 0.0
         if brands_cache.get("mtime") != mtime:
-            brands_cache.update(mtime=mtime, brands=Q.load_brands(settings.brands_file))
-        return brands_cache["brands"]
+            brands_cache["mtime"] = mtime
+            try:
+                loaded = load_brands(settings.brands_file) if settings.brands_file.exists() else []
+            except BrandConfigError as exc:  # an edit broke the file: keep serving the last good brands
+                log.error("brands file not reloaded: %s", exc)
+            else:
+                brands_cache["brands"] = {b.id: Q.Brand(b.id, b.name, tuple(b.competitors), ", ".join(b.owner))
+                                          for b in loaded}
+        return brands_cache.get("brands", {})
 
     # -- errors and metrics ----------------------------------------------------------------
     @app.exception_handler(ApiError)

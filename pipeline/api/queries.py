@@ -20,8 +20,9 @@ import yaml
 
 from pipeline.alerts.render import dashboard_path
 from pipeline.api.params import Cursor, TimeRange
+from pipeline.core.clock import utc_now
 from pipeline.core.schema import SentimentLabel
-from pipeline.storage.backend import ClickHouse, utc_now
+from pipeline.storage.backend import ClickHouse
 
 SENTIMENTS: tuple[str, ...] = get_args(SentimentLabel)
 _LATEST_TABLES = {"mention_minute", "conversation_minute"}
@@ -72,7 +73,7 @@ def data_now(ch: ClickHouse, table: str = "mention_minute", kind: str | None = N
 
     Live, that is about now; over replayed or stale data it is where the data ends.
     """
-    now = utc_now()
+    now = utc_now(whole_seconds=True)
     latest = latest_minute(ch, table, kind, subject)
     return now if latest is None else min(now, latest + timedelta(minutes=1))
 

@@ -15,13 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline.api.auth import Principal, require_act, require_admin, require_read
 from pipeline.api.params import ApiError
+from pipeline.core.clock import utc_now
 from pipeline.core.roster import INTERACTION_KINDS, STAGES, InteractionKind, Person, Stage
 from pipeline.core.settings import Settings
 from pipeline.relationships.digest import build_digest, period_of
 from pipeline.relationships.people import load_people
 from pipeline.relationships.profile import voice_profile
 from pipeline.relationships.roster import NotAllowed, Roster
-from pipeline.storage.backend import utc_now
 from pipeline.storage.roster import RosterStore
 from pipeline.storage.roster_posts import VoicePosts
 
@@ -166,7 +166,7 @@ def roster_router(repo: Callable[[], Awaitable[Any]], settings: Settings) -> API
             p = r.person(person)
             if p is None:
                 raise LookupError(f"no person {person!r}")
-            now = utc_now()
+            now = utc_now(whole_seconds=True)
             if hours is not None:
                 start = now - timedelta(hours=hours)
             else:

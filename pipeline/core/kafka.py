@@ -32,7 +32,7 @@ PARTITION_CACHE_S = 60.0
 """How long a topic's partition count is cached before it is looked up again."""
 
 
-class DeliveryError(RuntimeError):
+class KafkaDeliveryError(RuntimeError):
     """One or more messages were not acknowledged by Kafka (after the producer's own retries)."""
 
     def __init__(self, failures: list[BaseException], total_failed: int) -> None:
@@ -46,7 +46,7 @@ class PostProducer:
     """Produce posts (or raw bytes) to Kafka with ``acks=all`` and idempotence.
 
     Delivery failures are never swallowed: every failed send is recorded and the
-    next :meth:`flush` raises :class:`DeliveryError`. Callers that persist source
+    next :meth:`flush` raises :class:`KafkaDeliveryError`. Callers that persist source
     cursors must do so only after ``flush()`` returned without raising.
     """
 
@@ -139,7 +139,7 @@ class PostProducer:
 
     # -- delivery ----------------------------------------------------------
     def flush(self, timeout: float | None = None) -> None:
-        """Block until every buffered message is acknowledged; raise :class:`DeliveryError` on failures.
+        """Block until every buffered message is acknowledged; raise :class:`KafkaDeliveryError` on failures.
 
         Raises ``kafka.errors.KafkaTimeoutError`` when ``timeout`` (seconds) passes first.
         """
@@ -148,7 +148,7 @@ class PostProducer:
             failures, count = self._failures, self._failed_count
             self._failures, self._failed_count = [], 0
         if count:
-            raise DeliveryError(failures, count)
+            raise KafkaDeliveryError(failures, count)
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Flush what is buffered (raising on failures), then release the connection."""

@@ -13,19 +13,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.core.clock import utc_now
+
 SCHEMA_VERSION = 1
 MAX_TEXT_CHARS = 100_000
 """Posts longer than this are rejected (dead-lettered), not truncated silently."""
 
 SentimentLabel = Literal["negative", "neutral", "positive", "unsupported", "unscored"]
-AlertKind = Literal["negative_spike", "rising_voice", "trending_conversation", "voice_negative", "owner_digest"]
+AlertKind = Literal["negative_spike", "rising_voice", "voice_negative", "owner_digest"]
 SubjectKind = Literal["brand", "topic", "brand_topic", "author", "conversation", "person"]
 Severity = Literal["info", "warning", "critical"]
-
-
-def utcnow() -> datetime:
-    """Timezone-aware current time in UTC."""
-    return datetime.now(UTC)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -77,7 +74,7 @@ class RawPost(_Model):
     source: str = Field(min_length=1)
     url: str | None = None
     created_at: datetime
-    collected_at: datetime = Field(default_factory=utcnow)
+    collected_at: datetime = Field(default_factory=utc_now)
     text: str = Field(max_length=MAX_TEXT_CHARS)
     lang: str | None = None
     author: Author
@@ -163,7 +160,7 @@ class EnrichedPost(_Model):
     language: str = "und"
     duplicate_of: str | None = None
     conversation_id: str | None = None
-    enriched_at: datetime = Field(default_factory=utcnow)
+    enriched_at: datetime = Field(default_factory=utc_now)
     # Kafka lineage of the raw message, so storage can absorb redelivery.
     kafka_partition: int = -1
     kafka_offset: int = -1
@@ -222,7 +219,7 @@ class Alert(_Model):
     expected: float
     explanation: str = ""
     evidence: Evidence = Field(default_factory=Evidence)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utc_now)
     incident_id: str | None = None
     owners: list[str] = Field(default_factory=list)
 
@@ -250,7 +247,7 @@ class DeadLetter(_Model):
     """Size in bytes of the whole original message."""
     original_sha256: str | None = None
     """SHA-256 (hex) of the whole original message, to match it against the source."""
-    failed_at: datetime = Field(default_factory=utcnow)
+    failed_at: datetime = Field(default_factory=utc_now)
     stage: str = "enrich"
 
 

@@ -19,8 +19,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from pipeline.core.brands import load_brands
 from pipeline.core.schema import Alert, RawPost
 from pipeline.detect.voice_digest import DIGEST_WINDOW, digest_alerts, window_start
 from pipeline.detect.voices import RisingVoice, VoiceTracker
@@ -121,18 +123,17 @@ class LiveVoices:
         self._since_snapshot = 0
 
 
-def own_accounts_from_brands(brands_file: Any) -> dict[str, set[str]]:
-    """Brand-owned handles (``@x`` in brands.yaml) are never emerging voices of their own brand."""
-    import yaml
+def own_accounts_from_brands(brands_file: Path | str) -> dict[str, set[str]]:
+    """Brand-owned handles (``@x`` in brands.yaml) are never emerging voices of their own brand.
 
-    try:
-        with open(brands_file, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh) or {}
-    except OSError:
+    ``{brand id: handles without '@', lower-case}`` plus ``"*"``: every brand's handles. A missing
+    file owns no accounts; an invalid one raises :class:`~pipeline.core.brands.BrandConfigError`.
+    """
+    if not Path(brands_file).exists():
         return {}
     out: dict[str, set[str]] = {}
-    for b in doc.get("brands", []):
-        handles = {h.lstrip("@").lower() for h in b.get("handles", [])}
-        out[b["id"]] = handles
+    for brand in load_brands(brands_file):
+        handles = {h.lstrip("@").lower() for h in brand.handles}
+        out[brand.id] = handles
         out.setdefault("*", set()).update(handles)
     return out

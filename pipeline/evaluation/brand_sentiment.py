@@ -137,8 +137,8 @@ def command(
     import models.embedding  # noqa: F401  (registers embedders)
     import models.sentiment  # noqa: F401  (registers scorers)
     from models.base import registry
-    from models.brands.config import load_brands
     from models.brands.matcher import SpacyBrandMatcher
+    from pipeline.core.brands import load_brands
     from pipeline.core.settings import load_settings
 
     posts = read_brand_stream(csv)

@@ -188,8 +188,8 @@ def command(
     ),
 ) -> None:
     """Print per-brand precision/recall/F1 and, last, the micro averages."""
-    from models.brands.config import load_brands
     from models.brands.matcher import SpacyBrandMatcher
+    from pipeline.core.brands import load_brands
 
     configs = load_brands(brands)
     ids = [b.id for b in configs]

@@ -193,7 +193,7 @@ def detect(buckets: Iterable[BrandBucket], monitor: Any) -> list[BuzzAlert]:
 
 def run(posts_file: Path, brands_file: Path, settings: Any | None = None) -> tuple[list[BuzzAlert], dict[str, Any]]:
     """Replay ``posts_file`` through the worker's enrichment, counting and detection."""
-    from models.brands.config import load_brands
+    from pipeline.core.brands import load_brands
     from pipeline.core.settings import load_settings
     from pipeline.detect.spikes import Sensitivity, SpikeMonitor, brand_overrides
     from pipeline.enrich import build_enricher
@@ -219,7 +219,7 @@ def command(
     out: Path | None = typer.Option(None, "--out", help="Folder for alerts.jsonl."),
 ) -> None:
     """Replay posts through tagging and spike detection; last line: episodes, recall, delay, false alerts."""
-    from models.brands.config import BrandConfigError
+    from pipeline.core.brands import BrandConfigError
 
     try:
         truth_brands, episodes = load_truth(truth)

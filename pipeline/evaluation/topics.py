@@ -133,7 +133,8 @@ def calibrate_command(
     """Fit per-topic thresholds and few-shot centroid means; write the artifact with provenance.json."""
     import models.embedding  # noqa: F401  (registers embedders)
     from models.base import registry
-    from models.topics import calibrate, load_taxonomy, topic_prototypes
+    from models.topics import calibrate, topic_prototypes
+    from pipeline.core.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(topics)
     texts, y = read_labelled(train, taxonomy)
@@ -184,7 +185,8 @@ def command(
     """Print per-topic P/R/F1; the last line is ``macro_f1=... micro_f1=... n=N``."""
     import models.embedding  # noqa: F401  (registers embedders)
     from models.base import registry
-    from models.topics import EmbeddingTopicTagger, load_taxonomy, topic_prototypes
+    from models.topics import EmbeddingTopicTagger, topic_prototypes
+    from pipeline.core.taxonomy import load_taxonomy
 
     if topics is None:
         topics = TWEET_TOPIC_YAML

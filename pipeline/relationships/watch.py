@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.clock import utc_now
 from pipeline.core.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 from pipeline.relationships.digest import build_digest, digest_alert, period_of
 from pipeline.relationships.people import load_people
-from pipeline.storage.backend import utc_now
 from pipeline.storage.roster import RosterStore
 from pipeline.storage.roster_posts import VoicePosts
 
@@ -96,7 +96,7 @@ class RosterWatch:
     def _scan(self, repo: Any) -> list[Alert]:
         accounts = RosterStore(repo.ch).all_accounts()
         posts = VoicePosts(repo.ch)
-        digests = self._digests(repo, utc_now())
+        digests = self._digests(repo, utc_now(whole_seconds=True))
         stored_until = posts.max_version()
         if self.version is None:
             self.version = max(0, stored_until - START_BACK_US)

@@ -56,7 +56,7 @@ def floor_to(ts: datetime, bucket_s: int) -> datetime:
 def monitor_factory(settings: Any) -> Callable[[int], SpikeMonitor]:
     """Monitors with the sensitivity of ``settings`` (global) and of the brands file (per brand),
     as ``eval buzz`` builds them."""
-    from models.brands.config import load_brands
+    from pipeline.core.brands import load_brands
     from pipeline.detect.spikes import Sensitivity, brand_overrides
 
     default = Sensitivity(settings.spike_ratio, settings.spike_excess_per_hour)

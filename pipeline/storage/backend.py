@@ -290,8 +290,3 @@ def dumps(value: Any) -> str:
 
 def rows_of(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [dict(i) for i in items]
-
-
-def utc_now() -> datetime:
-    """Current UTC time truncated to seconds (ClickHouse ``DateTime`` precision)."""
-    return datetime.now(UTC).replace(microsecond=0)

@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 from types import ModuleType
 
+from pipeline.core.clock import utc_now
 from pipeline.storage import migrations
 from pipeline.storage.backend import ClickHouse
-from pipeline.storage.backend import utc_now as _now
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^m(\d{4})_(\w+)$")
@@ -93,6 +93,6 @@ def migrate(ch: ClickHouse, target: int | None = None) -> list[str]:
 
 def _record(ch: ClickHouse, mig: Migration, status: str) -> None:
     ch.insert("schema_migrations", [
-        {"version": mig.version, "name": mig.name, "status": status, "applied_at": _now(),
+        {"version": mig.version, "name": mig.name, "status": status, "applied_at": utc_now(whole_seconds=True),
          "seq": time.time_ns()}
     ])

@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
+from pipeline.core.clock import utc_now
 from pipeline.core.schema import Alert, EnrichedPost
-from pipeline.storage.backend import ClickHouse, utc_now
+from pipeline.storage.backend import ClickHouse
 
 MONTHS_PER_INSERT = 50
 """Distinct ``toYYYYMM(created_at)`` partitions per posts INSERT: half of ClickHouse's default
@@ -139,11 +140,11 @@ class Repository:
 
     def acknowledge(self, incident_id: str, alert_id: str, by: str, note: str = "") -> None:
         self.ch.insert("alert_acks", [{
-            "incident_id": incident_id, "alert_id": alert_id, "acked_by": by, "note": note, "acked_at": utc_now(),
+            "incident_id": incident_id, "alert_id": alert_id, "acked_by": by, "note": note, "acked_at": utc_now(whole_seconds=True),
         }])
 
     def upsert_conversations(self, rows: Iterable[dict[str, Any]]) -> int:
-        now = utc_now()
+        now = utc_now(whole_seconds=True)
         out = [{
             "conversation_id": r["conversation_id"],
             "label": r.get("label") or ", ".join(r.get("key_terms", [])[:3]),
@@ -158,7 +159,7 @@ class Repository:
 
     def replace_voices(self, subject_id: str, ranks: Sequence[Any]) -> int:
         """Store a ranking snapshot (objects with author_id, handle, score, growth, reach, resonance, relevance, reasons)."""
-        now = utc_now()
+        now = utc_now(whole_seconds=True)
         rows = [{
             "subject_id": subject_id, "author_id": r.author_id, "handle": r.handle, "rank": i + 1,
             "score": float(r.score), "growth": float(r.growth), "reach": float(r.reach),
@@ -185,7 +186,7 @@ class Repository:
         have reached (a lone future- or past-dated post cannot move it), and posts dated more
         than ``skew`` past the wall clock never count (nothing is final before it happened).
         A replay's lagging partition holds the watermark back."""
-        now = utc_now()
+        now = utc_now(whole_seconds=True)
         rows = self.ch.query(
             """
             SELECT p, min(created_at) AS m FROM (
@@ -233,7 +234,7 @@ class Repository:
         """Store a detector's JSON ``state`` and the event time it has judged everything before."""
         blob = base64.b64encode(zlib.compress(orjson.dumps(state), 6)).decode("ascii")
         self.ch.insert("detector_state", [{
-            "name": name, "fed_until": _ts(fed_until), "state": blob, "saved_at": utc_now(),
+            "name": name, "fed_until": _ts(fed_until), "state": blob, "saved_at": utc_now(whole_seconds=True),
             "version": time.time_ns(),
         }])
 

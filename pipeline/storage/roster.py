@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pipeline.core.clock import utc_now
 from pipeline.core.roster import Person, Voice
-from pipeline.storage.backend import ClickHouse, utc_now
+from pipeline.storage.backend import ClickHouse
 
 VOICE_FIELDS = list(Voice.model_fields)
 PERSON_FIELDS = list(Person.model_fields)
@@ -80,7 +81,7 @@ class RosterStore:
     def save_voice(self, voice: Voice, by: str, action: str, note: str = "") -> dict[str, Any]:
         """Write a new version of ``voice`` and log the change (``before`` = the previous version)."""
         before = self.voice(voice.voice_id)
-        now = utc_now()
+        now = utc_now(whole_seconds=True)
         row = {**voice.model_dump(), "added_by": before["added_by"] if before else by,
                "added_at": before["added_at"] if before else now, "updated_by": by, "updated_at": now,
                "deleted": 0, "version": _version()}
@@ -93,7 +94,7 @@ class RosterStore:
         before = self.voice(voice_id)
         if before is None:
             return False
-        now = utc_now()
+        now = utc_now(whole_seconds=True)
         self.ch.insert("roster_voices", [{**before, "updated_by": by, "updated_at": now, "deleted": 1,
                                           "version": _version()}])
         self._log("voice", voice_id, by, "removed", before=_public(before, VOICE_FIELDS))
@@ -133,7 +134,7 @@ class RosterStore:
     def save_person(self, person: Person, by: str) -> None:
         before = self.ch.query("SELECT * FROM roster_people FINAL WHERE name = {n:String} AND deleted = 0",
                                {"n": person.name})
-        self.ch.insert("roster_people", [{**person.model_dump(), "updated_by": by, "updated_at": utc_now(),
+        self.ch.insert("roster_people", [{**person.model_dump(), "updated_by": by, "updated_at": utc_now(whole_seconds=True),
                                           "deleted": 0, "version": _version()}])
         self._log("person", person.name, by, "updated" if before else "added",
                   before=_public(before[0] if before else None, PERSON_FIELDS), after=person.model_dump())

@@ -15,7 +15,7 @@ from alerts_support import Reply, make_alert
 
 from pipeline.alerts import render
 from pipeline.alerts.channels import (
-    DeliveryError,
+    AlertDeliveryError,
     EmailChannel,
     RetryPolicy,
     SlackChannel,
@@ -69,7 +69,7 @@ async def test_webhook_honours_retry_after(receiver_factory) -> None:
 
 async def test_webhook_long_retry_after_leaves_it_to_the_outbox(receiver_factory) -> None:
     rx = receiver_factory(default=Reply(503, {"Retry-After": "600"}))
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(AlertDeliveryError) as err:
         await WebhookChannel(rx.url, SECRET, retry=FAST).deliver(make_alert(), [])
     assert len(rx.requests) == 1
     assert err.value.retryable and err.value.retry_after == pytest.approx(600)
@@ -77,7 +77,7 @@ async def test_webhook_long_retry_after_leaves_it_to_the_outbox(receiver_factory
 
 async def test_webhook_no_retry_on_4xx(receiver_factory) -> None:
     rx = receiver_factory(default=Reply(404, body=b"no such hook"))
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(AlertDeliveryError) as err:
         await WebhookChannel(rx.url, SECRET, retry=FAST).deliver(make_alert(), [])
     assert len(rx.requests) == 1
     assert not err.value.retryable
@@ -91,7 +91,7 @@ async def test_webhook_retries_timeouts_and_gives_up_retryable(receiver_factory)
     assert len(rx.requests) == 2
 
     rx2 = receiver_factory(default=Reply(delay_s=1.0))
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(AlertDeliveryError) as err:
         await WebhookChannel(rx2.url, SECRET, timeout_s=0.2, retry=RetryPolicy(attempts=2, initial_s=0.01)).deliver(
             make_alert(), [])
     assert err.value.retryable and len(rx2.requests) == 2
@@ -101,14 +101,14 @@ async def test_webhook_connection_refused_is_retryable() -> None:
     from alerts_support import free_port
 
     url = f"http://127.0.0.1:{free_port()}/hook"
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(AlertDeliveryError) as err:
         await WebhookChannel(url, SECRET, retry=RetryPolicy(attempts=2, initial_s=0.01)).deliver(make_alert(), [])
     assert err.value.retryable
 
 
 async def test_webhook_multiple_targets_reports_only_failed_ones(receiver_factory) -> None:
     ok, bad = receiver_factory(), receiver_factory(default=Reply(400))
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(AlertDeliveryError) as err:
         await WebhookChannel(ok.url, SECRET, retry=FAST).deliver(make_alert(), ["default", bad.url])
     assert len(ok.requests) == 1 and len(bad.requests) == 1
     assert err.value.failed_recipients == [bad.url] and not err.value.retryable
@@ -160,7 +160,7 @@ async def test_slack_escapes_mrkdwn_and_severity_colours(receiver_factory) -> No
 
 async def test_slack_invalid_payload_is_not_retried(receiver_factory) -> None:
     rx = receiver_factory(default=Reply(400, body=b"invalid_payload"))
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(AlertDeliveryError) as err:
         await SlackChannel(rx.url, "http://d", retry=FAST).deliver(make_alert(), [])
     assert "invalid_payload" in str(err.value) and not err.value.retryable and len(rx.requests) == 1
 
@@ -192,7 +192,7 @@ async def test_email_refused_recipient(smtp_server) -> None:
     sink.refuse["gone@example.com"] = "550 5.1.1 no such user"
     cfg = SmtpConfig(host=controller.hostname, port=controller.port)
     channel = EmailChannel(cfg, "http://d", retry=FAST)
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(AlertDeliveryError) as err:
         await channel.deliver(make_alert(), ["ok@example.com", "gone@example.com"])
     assert err.value.failed_recipients == ["gone@example.com"] and not err.value.retryable
     assert [e.rcpt_tos for e in sink.envelopes] == [["ok@example.com"]]  # the others got it once
@@ -203,6 +203,6 @@ async def test_email_unreachable_server_is_retryable() -> None:
 
     channel = EmailChannel(SmtpConfig(host="127.0.0.1", port=free_port(), timeout_s=1),
                            "http://d", retry=RetryPolicy(attempts=2, initial_s=0.01))
-    with pytest.raises(DeliveryError) as err:
+    with pytest.raises(AlertDeliveryError) as err:
         await channel.deliver(make_alert(), ["a@example.com"])
     assert err.value.retryable

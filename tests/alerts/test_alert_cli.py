@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from pipeline.alerts.channels import RetryPolicy, WebhookChannel
 from pipeline.alerts.cli import alerts_app
 from pipeline.alerts.dispatcher import AlertDispatcher
-from pipeline.core.schema import utcnow
+from pipeline.core.clock import utc_now
 from pipeline.core.settings import load_settings
 
 
@@ -30,7 +30,7 @@ def test_list_ack_retry(tmp_path: Path, receiver_factory, env, monkeypatch: pyte
     settings = load_settings(webhook_url=broken.url)
     d = AlertDispatcher.from_settings(settings, state)
     d.channels["webhook"] = WebhookChannel(broken.url, "k", retry=RetryPolicy(attempts=1))
-    delivered = d.submit_sync(make_alert(base=utcnow() - timedelta(minutes=10)))  # an incident of now: open
+    delivered = d.submit_sync(make_alert(base=utc_now() - timedelta(minutes=10)))  # an incident of now: open
     assert delivered is not None and d.outbox.count() == 1
     d.close()
     runner = CliRunner()

@@ -17,7 +17,8 @@ from pipeline.alerts.channels import AlertChannel, RetryPolicy, SlackChannel, We
 from pipeline.alerts.dispatcher import AlertDispatcher, default_routing
 from pipeline.alerts.incidents import IncidentBook
 from pipeline.alerts.outbox import Outbox
-from pipeline.alerts.routing import OwnerDirectory, Router
+from pipeline.alerts.owners import OwnerDirectory
+from pipeline.alerts.routing import Router
 from pipeline.core.schema import Alert
 from pipeline.core.settings import load_settings
 

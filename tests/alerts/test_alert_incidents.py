@@ -33,7 +33,7 @@ def test_other_kind_or_subject_is_another_incident(tmp_path: Path, clock: FakeCl
     b = book(tmp_path, clock)
     a = b.observe(make_alert(subject_id="nimbus"))
     other_subject = b.observe(make_alert(subject_id="skyway"))
-    other_kind = b.observe(make_alert(kind="trending_conversation", subject_id="nimbus"))
+    other_kind = b.observe(make_alert(kind="rising_voice", subject_id="nimbus"))
     assert a.deliver and other_subject.deliver and other_kind.deliver
     assert len({a.incident_id, other_subject.incident_id, other_kind.incident_id}) == 3
 
@@ -86,7 +86,7 @@ def test_cooldown_then_new_incident(tmp_path: Path, clock: FakeClock) -> None:
 
 def test_per_subject_frequency_cap(tmp_path: Path, clock: FakeClock) -> None:
     b = book(tmp_path, clock, max_per_subject=2, cap_window_s=1200)
-    kinds = ["negative_spike", "trending_conversation", "rising_voice"]
+    kinds = ["negative_spike", "voice_negative", "rising_voice"]
     d = [b.observe(make_alert(kind=k, minute=i)) for i, k in enumerate(kinds)]
     assert [x.deliver for x in d] == [True, True, False] and d[2].reason == "rate_limited"
     # a severity increase is never capped

@@ -11,7 +11,9 @@ from alerts_support import FIXTURES, make_alert
 from pydantic import ValidationError
 
 from pipeline.alerts.dispatcher import default_routing
-from pipeline.alerts.routing import OwnerDirectory, Router, RoutingConfig
+from pipeline.alerts.owners import OwnerDirectory
+from pipeline.alerts.routing import Router
+from pipeline.core.routes import load_routes
 
 SLACK_AIRLINE = "https://hooks.slack.com/services/T000/B000/airline"
 
@@ -95,7 +97,7 @@ def test_config_rejects_typos_and_unknown_channels(tmp_path: Path, router: Route
     bad = tmp_path / "routes.yaml"
     bad.write_text("routes:\n  x:\n    destinations:\n      - channel: slack\n        min_severty: info\n")
     with pytest.raises(ValidationError):
-        RoutingConfig.from_yaml(bad)
+        load_routes(bad)
     with pytest.raises(ValueError, match="email"):
         router.check_channels(["slack", "webhook"])
 

@@ -14,7 +14,8 @@ from pipeline.alerts.cli import alerts_app
 from pipeline.alerts.dispatcher import AlertDispatcher, default_routing
 from pipeline.alerts.incidents import IncidentBook
 from pipeline.alerts.outbox import Outbox
-from pipeline.alerts.routing import OwnerDirectory, Router
+from pipeline.alerts.owners import OwnerDirectory
+from pipeline.alerts.routing import Router
 from pipeline.api.app import create_api
 from pipeline.core.settings import load_settings
 from pipeline.storage.repository import Repository

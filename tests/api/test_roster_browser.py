@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from pipeline.core.clock import utc_now
 from pipeline.core.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.detect.voice_digest import digest_alerts
-from pipeline.storage.backend import ChdbBackend, utc_now
+from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
 from tests.api.conftest import api_settings, free_port, serve
@@ -23,7 +24,7 @@ ANA = "ana-ruiz-key-0123456789"
 
 
 def _posts() -> list[EnrichedPost]:
-    now = utc_now()
+    now = utc_now(whole_seconds=True)
     out = []
     for i, (topic, label) in enumerate([("delays", "negative"), ("delays", "neutral"), ("food", "positive")]):
         post = RawPost.model_validate({
@@ -46,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     migrate(ch)
     repo = Repository(ch)
     repo.insert_posts(_posts())
-    rising = _voice("90010", "voice0", utc_now(), 6, 9.0)
+    rising = _voice("90010", "voice0", utc_now(whole_seconds=True), 6, 9.0)
     repo.insert_alerts(digest_alerts([rising], "http://dash"))
     repo.replace_voices("*", [SimpleNamespace(author_id="90010", handle="voice0", score=9.0, growth=2.0, reach=0.5,
                                               resonance=0.5, relevance=0.9, reasons=["6 people replied"])])

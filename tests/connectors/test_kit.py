@@ -193,9 +193,9 @@ def test_runner_produces_dead_letters_and_checkpoints_after_flush(tmp_path: Path
 
 
 def test_state_is_not_saved_when_kafka_does_not_acknowledge(tmp_path: Path) -> None:
-    from pipeline.core.kafka import DeliveryError
+    from pipeline.core.kafka import KafkaDeliveryError
 
-    with pytest.raises(DeliveryError):
+    with pytest.raises(KafkaDeliveryError):
         run_once(CounterConnector.from_config({"count": 6}), tmp_path, sink=MemorySink(fail_flush_after=2),
                  checkpoint_every=2)
     saved = json.loads((tmp_path / "counter" / "numbers.json").read_text())

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from pipeline.core.kafka import DeliveryError, PostProducer, ensure_topics
+from pipeline.core.kafka import KafkaDeliveryError, PostProducer, ensure_topics
 from pipeline.core.schema import RawPost
 
 pytestmark = pytest.mark.kafka
@@ -45,13 +45,13 @@ def test_send_keys_by_post_id_and_values_are_rawpost_json(consume, kafka_bootstr
 def test_delivery_errors_are_raised_not_swallowed(kafka_bootstrap: str, topic: str) -> None:
     producer = PostProducer(kafka_bootstrap, topic=topic, max_request_size=40_000_000)
     producer.send_raw(b"big", b"x" * 20_000_000)  # above the broker's message.max.bytes (16 MB)
-    with pytest.raises(DeliveryError) as info:
+    with pytest.raises(KafkaDeliveryError) as info:
         producer.flush(30)
     assert info.value.total_failed == 1
     assert "MessageSizeTooLarge" in str(info.value)
     # an idempotent producer is fenced after a fatal error: later sends fail loudly too
     producer.send(_post(1))
-    with pytest.raises(DeliveryError):
+    with pytest.raises(KafkaDeliveryError):
         producer.flush(10)
     producer.close(5)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from models.brands.config import parse_brands
+from pipeline.core.brands import parse_brands
 from pipeline.detect.spikes import (
     Detection,
     Sensitivity,

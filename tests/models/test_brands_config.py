@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.brands import BrandConfig, BrandConfigError, load_brands, parse_brands
+from pipeline.core.brands import BrandConfig, BrandConfigError, load_brands, parse_brands
 
 CONFIG = Path(__file__).resolve().parents[2] / "pipeline" / "config"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from models.brands import QuerySyntaxError, parse, parse_brands
+from pipeline.core.brand_query import QuerySyntaxError, parse
+from pipeline.core.brands import parse_brands
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "brands.md").read_text(encoding="utf-8")

@@ -8,7 +8,8 @@ import pytest
 
 import models.brands  # noqa: F401  (registers the factory)
 from models.base import BrandHit, BrandMatcher, PostInput, registry
-from models.brands import BrandConfig, SpacyBrandMatcher, load_brands, parse_brands
+from models.brands import SpacyBrandMatcher
+from pipeline.core.brands import BrandConfig, load_brands, parse_brands
 
 DEFAULT_BRANDS = Path(__file__).resolve().parents[2] / "pipeline" / "config" / "brands.yaml"
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.base import PostInput
-from models.brands import SpacyBrandMatcher, load_brands, parse_brands
+from models.brands import SpacyBrandMatcher
+from pipeline.core.brands import load_brands, parse_brands
 
 DEFAULT_BRANDS = Path(__file__).resolve().parents[2] / "pipeline" / "config" / "brands.yaml"
 

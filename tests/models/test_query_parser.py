@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.brands.query import (
+from pipeline.core.brand_query import (
     FIELDS,
     And,
     Field,

@@ -11,8 +11,8 @@ import pytest
 import models.embedding  # noqa: F401  (registers the hash embedder)
 import models.sentiment  # noqa: F401  (registers scorers)
 from models.base import registry
-from models.brands.config import load_brands
 from models.brands.matcher import SpacyBrandMatcher
+from pipeline.core.brands import load_brands
 from pipeline.evaluation.brand_sentiment import (
     BrandPost,
     brand_labels,

@@ -16,13 +16,12 @@ from models.embedding import HashEmbedder
 from models.topics import (
     Calibration,
     EmbeddingTopicTagger,
-    Topic,
     calibrate,
     decide,
-    load_taxonomy,
     loo_scores,
     macro_f1,
 )
+from pipeline.core.taxonomy import Topic, load_taxonomy
 from pipeline.evaluation.topics import (
     TWEET_TOPIC_CALIBRATION,
     TWEET_TOPIC_YAML,

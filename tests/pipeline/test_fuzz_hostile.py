@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.brands.query import QuerySyntaxError, parse, to_string
 from pipeline.core.bounds import DEFAULT_BOUNDS
+from pipeline.core.brand_query import QuerySyntaxError, parse, to_string
 from pipeline.core.decode import PoisonMessage, dead_letter, decode_post
 
 FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)

@@ -60,10 +60,10 @@ def test_voice_posts_reads(ch: ClickHouse) -> None:  # noqa: F811
 
 
 def test_profile_and_digest_reads_run_on_both_backends(ch: ClickHouse) -> None:  # noqa: F811
+    from pipeline.core.clock import utc_now
     from pipeline.relationships.digest import build_digest
     from pipeline.relationships.profile import voice_profile
     from pipeline.relationships.roster import Roster
-    from pipeline.storage.backend import utc_now
 
     Repository(ch).insert_posts([enriched(i, minute=i) for i in range(9)])
     store = RosterStore(ch)
@@ -75,7 +75,7 @@ def test_profile_and_digest_reads_run_on_both_backends(ch: ClickHouse) -> None: 
     assert len(p["recent"]) == 3 and p["topics"] == [("pricing", 3)] and p["suggestion"]["person"] == "Ana Ruiz"
     assert sum(d["posts"] for d in p["attention"]) == 3 and p["amplifiers"] == []
     assert [h["action"] for h in p["history"]] == ["interaction", "added"]
-    d = build_digest(store, VoicePosts(ch), "Ana Ruiz", utc_now() - timedelta(hours=1), utc_now() + timedelta(minutes=1))
+    d = build_digest(store, VoicePosts(ch), "Ana Ruiz", utc_now(whole_seconds=True) - timedelta(hours=1), utc_now(whole_seconds=True) + timedelta(minutes=1))
     assert len(d.posts) == 3 and len(d.negative) == 1 and d.rising == []
     assert "Ana Ruiz met @h1: coffee at the expo" in d.lines()
     assert store.all_accounts()["test:a1"]["owner"] == "Ana Ruiz" and store.owner_load() == {"Ana Ruiz": 1}

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.clock import utc_now
 from pipeline.core.roster import Person, Voice
 from pipeline.core.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
 from pipeline.relationships.digest import build_digest, period_of
 from pipeline.relationships.watch import RosterWatch
-from pipeline.storage.backend import ChdbBackend, utc_now
+from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
 from pipeline.storage.roster import RosterStore
@@ -21,7 +22,7 @@ from pipeline.storage.roster_posts import VoicePosts
 
 
 def _post(i: int, author: str, label: str, text: str) -> EnrichedPost:
-    post = RawPost.model_validate({"id": str(i), "source": "masto", "created_at": utc_now().isoformat(),
+    post = RawPost.model_validate({"id": str(i), "source": "masto", "created_at": utc_now(whole_seconds=True).isoformat(),
                                    "text": text, "author": {"id": author, "handle": author}})
     return EnrichedPost(post=post, sentiment=Sentiment(label=label, score=0.0),
                         brands=[BrandMention(brand_id="acme", matched_text="acme", start=0, end=4, rule="name",
@@ -53,13 +54,13 @@ def test_negative_post_alerts_the_owner_once_and_the_digest_tells_the_period(tmp
     assert [(a.kind, a.owners, a.evidence.post_ids) for a in emitted] == [("voice_negative", ["alice"], ["masto:2"])]
     assert "acme broke again" in emitted[0].explanation
 
-    start = utc_now() - timedelta(minutes=5)
-    digest = build_digest(store, VoicePosts(ch), "alice", start, utc_now() + timedelta(seconds=1))
+    start = utc_now(whole_seconds=True) - timedelta(minutes=5)
+    digest = build_digest(store, VoicePosts(ch), "alice", start, utc_now(whole_seconds=True) + timedelta(seconds=1))
     text = "\n".join(digest.lines())
     assert "Turned negative: @v1 about acme: \u201cacme broke again\u201d" in text
     assert "New post by @v1 about acme, pricing" in text and "awful" not in text
     assert "alice replied @v1: asked what broke" in text
-    assert build_digest(store, VoicePosts(ch), "bob", start, utc_now()).empty
+    assert build_digest(store, VoicePosts(ch), "bob", start, utc_now(whole_seconds=True)).empty
 
     # the scheduled digest of the period that just ended goes out once
     end = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
@@ -67,12 +68,12 @@ def test_negative_post_alerts_the_owner_once_and_the_digest_tells_the_period(tmp
     assert period_of(Person(name="x", digest="off"), end) is None
     sent: list[Any] = []
     watch._digested.clear()
-    alerts = watch._digests(repo, utc_now() + timedelta(hours=1))
+    alerts = watch._digests(repo, utc_now(whole_seconds=True) + timedelta(hours=1))
     sent += alerts
     assert [a.kind for a in alerts] == ["owner_digest"] and alerts[0].owners == ["alice"]
     repo.insert_alerts(alerts)
     watch._digested.clear()
-    assert watch._digests(repo, utc_now() + timedelta(hours=1)) == []  # stored: never twice
+    assert watch._digests(repo, utc_now(whole_seconds=True) + timedelta(hours=1)) == []  # stored: never twice
 
 
 def test_owner_alerts_read_as_plain_words_in_email_and_slack() -> None:

@@ -2,7 +2,7 @@
 // grouped under one heading, `#/alerts/<id>` for one alert. Acknowledging silences the incident.
 import { AuthNeeded, api, askToken, fmt, go, h, href, render, routes, showError, state, time } from "../app.js";
 
-const KIND = { negative_spike: "Negative spike", rising_voice: "Rising voices", trending_conversation: "Trending conversation" };
+const KIND = { negative_spike: "Negative spike", rising_voice: "Rising voices" };
 const isDigest = (x) => x.kind === "rising_voice" && x.subject.id.startsWith("voices:");
 
 function title(x) {

@@ -1,6 +1,9 @@
-"""Brand definitions: pydantic models and the YAML loader with readable validation errors.
+"""The brands file (``HYPERMICRO_BRANDS_FILE``): the one loader of brand records.
 
 A brands file is ``{"brands": [ {id, name, aliases, ...}, ... ]}``; see ``docs/brands.md``.
+:func:`load_brands` validates it (queries included, :mod:`pipeline.core.brand_query`) into
+:class:`BrandConfig` records with readable errors; the matcher (``models.brands``), the API,
+live voices, alert routing, spike sensitivities and ``hypermicro check`` all read it here.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from models.brands.query import Node, QuerySyntaxError, has_anchor, parse
+from pipeline.core.brand_query import Node, QuerySyntaxError, has_anchor, parse
 
 SurfaceRule = Literal["name", "alias", "misspelling", "handle", "hashtag"]
 SURFACE_RULES: tuple[str, ...] = ("name", "alias", "misspelling", "handle", "hashtag")
