@@ -13,9 +13,9 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from models.base import (
     BrandHit,
@@ -27,13 +27,24 @@ from models.base import (
     SentimentScorer,
     TopicTagger,
 )
-from pipeline.core.schema import BrandMention, EnrichedPost, RawPost, Sentiment, TopicTag
+from models.conversations import ConversationClusterer, ConversationSnapshot
+from models.dedup import DuplicateIndex
+from pipeline.core.schema import (
+    BrandMention,
+    EnrichedPost,
+    RawPost,
+    Sentiment,
+    SentimentLabel,
+    TopicTag,
+)
 from pipeline.core.settings import Settings
 from pipeline.tagcache import CachedTags, TagCache
 
 log = logging.getLogger(__name__)
 
 UNSCORED = SentimentResult(label="unscored", score=0.0, confidence=0.0)
+_LABEL: TypeAdapter[SentimentLabel] = TypeAdapter(SentimentLabel)
+"""Scorers return plain strings; a label outside the contract is a bug and fails here, loudly."""
 
 TargetedFn = Callable[[str, list[BrandHit], Callable[[list[str]], list[tuple[str, float]]]], dict[str, tuple[str, float]]]
 
@@ -47,8 +58,8 @@ class Enricher:
     sentiment: SentimentScorer
     topics: TopicTagger
     langid: LanguageIdentifier
-    conversations: Any | None = None  # models.conversations.ConversationClusterer
-    dedup: Any | None = None  # models.dedup.DuplicateIndex
+    conversations: ConversationClusterer | None = None
+    dedup: DuplicateIndex | None = None
     targeted: TargetedFn | None = None  # models.brands.targeted.brand_sentiments
     cache: TagCache = field(default_factory=TagCache)
     firehose: bool = False  # expensive tags only for posts that mention a tracked brand
@@ -63,7 +74,7 @@ class Enricher:
         with self._lock:
             return self._enrich(posts, lineage)
 
-    def conversation_snapshot(self) -> list[Any]:
+    def conversation_snapshot(self) -> list[ConversationSnapshot]:
         """The clusterer's snapshot, taken between batches (thread-safe)."""
         if self.conversations is None:
             return []
@@ -102,7 +113,7 @@ class Enricher:
             part, off = lineage[i] if lineage else (-1, -1)
             out.append(EnrichedPost(
                 post=post, brands=self._mentions(post.text, hits[i], s, langs[i]),
-                sentiment=Sentiment(label=s.label, score=s.score, confidence=s.confidence,  # type: ignore[arg-type]
+                sentiment=Sentiment(label=_LABEL.validate_python(s.label), score=s.score, confidence=s.confidence,
                                     model=self.sentiment.name if t is not None else "firehose"),
                 topics=[TopicTag(topic_id=tid, score=sc) for tid, sc in (t.topics if t else [])],
                 language=langs[i] or "und", duplicate_of=dups[i], conversation_id=conv_ids[i],
@@ -147,14 +158,12 @@ class Enricher:
                 return [(r.label, r.score) for r in res]
 
             per_brand = self.targeted(text, hits, score_fn)
-        return [
-            BrandMention(
-                brand_id=h.brand_id, matched_text=h.matched_text, start=h.start, end=h.end, rule=h.rule,
-                sentiment=per_brand.get(h.brand_id, (post_sent.label, post_sent.score))[0],  # type: ignore[arg-type]
-                sentiment_score=per_brand.get(h.brand_id, (post_sent.label, post_sent.score))[1],
-            )
-            for h in hits
-        ]
+        mentions = []
+        for h in hits:
+            label, score = per_brand.get(h.brand_id, (post_sent.label, post_sent.score))
+            mentions.append(BrandMention(brand_id=h.brand_id, matched_text=h.matched_text, start=h.start, end=h.end,
+                                         rule=h.rule, sentiment=_LABEL.validate_python(label), sentiment_score=score))
+        return mentions
 
 
 def build_enricher(settings: Settings, embedder_name: str | None = None) -> Enricher:
@@ -165,8 +174,6 @@ def build_enricher(settings: Settings, embedder_name: str | None = None) -> Enri
     import models.sentiment  # noqa: F401 - registers sentiment scorers
     from models.base import registry
     from models.brands.targeted import brand_sentiments
-    from models.conversations import ConversationClusterer
-    from models.dedup import DuplicateIndex
     from models.topics import EmbeddingTopicTagger
     from pipeline.core.brands import load_brands
 

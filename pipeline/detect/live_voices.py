@@ -20,13 +20,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from pipeline.core.brands import load_brands
 from pipeline.core.schema import Alert, RawPost
 from pipeline.detect.voice_digest import DIGEST_WINDOW, digest_alerts, window_start
 from pipeline.detect.voices import RisingVoice, VoiceTracker
-from pipeline.storage.repository import posts_since, raw_post_of
+from pipeline.storage.repository import Repository, posts_since, raw_post_of
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ class LiveVoices:
         self._windows: dict[tuple[str, datetime], dict[str, RisingVoice]] = {}
         """Rising voices of the current and previous digest windows, by (subject, window start)."""
 
-    async def tick(self, repo: Any, emit: Callable[[Alert], Awaitable[Any]], public_url: str) -> int:
+    async def tick(self, repo: Repository, emit: Callable[[Alert], Awaitable[object]], public_url: str) -> int:
         """Feed newly stored posts (off the event loop), emit digests, snapshot when due."""
         loop = asyncio.get_running_loop()
         rising, fresh = await loop.run_in_executor(None, self._observe_new, repo)
@@ -80,7 +79,7 @@ class LiveVoices:
         window_voices = [rv for (_, w), d in self._windows.items() if w in starts for rv in d.values()]
         return [a for a in digest_alerts(window_voices, public_url) if a.id in touched]
 
-    def _observe_new(self, repo: Any) -> tuple[list[RisingVoice], int]:
+    def _observe_new(self, repo: Repository) -> tuple[list[RisingVoice], int]:
         """Buffer rows stored since the last call; feed those the watermark has passed."""
         rows = posts_since(repo, self._version)
         fresh = 0
@@ -91,7 +90,7 @@ class LiveVoices:
             self._seen[row["id"]] = None
             if len(self._seen) > 200_000:
                 self._seen.popitem(last=False)
-            post = raw_post_of(row)
+            post: RawPost = raw_post_of(row)
             heapq.heappush(self._buffer, (post.created_at, post.id, post, ["*", *row["brands"]]))
             fresh += 1
         watermark = None if not fresh else repo.low_watermark()
@@ -106,7 +105,7 @@ class LiveVoices:
             self._dirty = True
         return rising, fresh
 
-    def snapshot(self, repo: Any) -> None:
+    def snapshot(self, repo: Repository) -> None:
         """Store the current ranking of every subject that has one.
 
         Snapshots are told apart by ``snapshot_at`` (whole seconds), so a second snapshot waits

@@ -67,7 +67,7 @@ def command(
     from pipeline.core.settings import load_settings, topic_name
     from pipeline.evaluation.sample import SampleSpec, write_sample
     from pipeline.runtime.app import Worker
-    from pipeline.runtime.live import LiveDetector
+    from pipeline.runtime.live import build_live_detector
 
     # The demo prints its own progress; logs show only what needs attention. Faust's consumer
     # keepalive complains (ERROR) whenever a busy laptop delays its thread by 3 s: not actionable here.
@@ -84,7 +84,7 @@ def command(
         detect_interval_s=2.0,
     )
     typer.echo(f"sample: {posts} posts in {sample} (planted negative spike: {truth['spike']})")
-    worker = Worker(settings, detector_factory=LiveDetector.from_worker)
+    worker = Worker(settings, detector_factory=build_live_detector)
     started = time.monotonic()
 
     @worker.app.task

@@ -14,11 +14,12 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import cast
 
 import faust
-import orjson
+from faust.types import TP
 
 from pipeline.core import metrics as M
 from pipeline.core import topics as T
@@ -32,11 +33,20 @@ from pipeline.core.decode import (
     decode_post,
 )
 from pipeline.core.decode import dumps as dump_model
-from pipeline.core.schema import EnrichedPost, RawPost
+from pipeline.core.kafka import ensure_topics
+from pipeline.core.schema import Alert, EnrichedPost, RawPost
 from pipeline.core.settings import Settings, topic_name
-from pipeline.storage.backend import StorageError
+from pipeline.enrich import Enricher, build_enricher
+from pipeline.runtime.live import DetectorService, LiveDetector
+from pipeline.runtime.ports import AlertPublisher, RepositoryProvider
+from pipeline.storage.backend import StorageError, connect
+from pipeline.storage.migrate import migrate
+from pipeline.storage.repository import Repository
 
 log = logging.getLogger(__name__)
+
+DetectorFactory = Callable[[Settings, RepositoryProvider, AlertPublisher], LiveDetector]
+"""Builds the leader's detector from settings and the worker's ports (:func:`build_live_detector`)."""
 
 
 def fatal(message: str, exc: BaseException | None = None) -> None:
@@ -52,8 +62,8 @@ class Worker:
     """Holds the app, its topics and the lazily built components of one worker process."""
 
     def __init__(
-        self, settings: Settings, enricher_factory: Callable[[], Any] | None = None,
-        repository_factory: Callable[[], Any] | None = None, detector_factory: Callable[[Any], Any] | None = None,
+        self, settings: Settings, enricher_factory: Callable[[], Enricher] | None = None,
+        repository_factory: Callable[[], Repository] | None = None, detector_factory: DetectorFactory | None = None,
     ) -> None:
         self.settings = settings
         settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,42 +79,36 @@ class Worker:
         self._enricher_factory = enricher_factory or self._default_enricher
         self._repository_factory = repository_factory or self._default_repository
         self._detector_factory = detector_factory
-        self._enricher: Any = None
-        self._repo: Any = None
-        self._detector: Any = None
+        self._enricher: Enricher | None = None
+        self._repo: Repository | None = None
+        self._detector: LiveDetector | None = None
         self.dlq_limit = DlqLimit(settings.dlq_max_invalid_ratio, settings.dlq_max_consecutive)
         self.bounds = Bounds.from_settings(settings)
         self._wire()
 
     def declare_topics(self) -> list[str]:
         """Create the pipeline's topics if missing (before the consumer subscribes)."""
-        from pipeline.core.kafka import ensure_topics
-
         names = [t.get_topic_name() for t in (self.raw, self.enriched, self.dlq, self.alerts)]
         return ensure_topics(self.settings.kafka_bootstrap, names, self.settings.topic_partitions,
                              self.settings.topic_replication)
 
     # -- components (built once per process, off the event loop) ---------------------------
-    def _default_enricher(self) -> Any:
-        from pipeline.enrich import build_enricher
-
+    def _default_enricher(self) -> Enricher:
         return build_enricher(self.settings)
 
-    def _default_repository(self) -> Any:
-        from pipeline.storage.backend import connect
-        from pipeline.storage.migrate import migrate
-        from pipeline.storage.repository import Repository
-
+    def _default_repository(self) -> Repository:
         ch = connect(self.settings)
         migrate(ch)
         return Repository(ch)
 
-    async def enricher(self) -> Any:
+    async def enricher(self) -> Enricher:
+        """The process's enricher (models load once, off the event loop)."""
         if self._enricher is None:
             self._enricher = await asyncio.get_running_loop().run_in_executor(None, self._enricher_factory)
         return self._enricher
 
-    async def repository(self) -> Any:
+    async def repository(self) -> Repository:
+        """The process's Repository (a :data:`RepositoryProvider`); waits while ClickHouse is unreachable."""
         while self._repo is None:
             try:
                 self._repo = await asyncio.get_running_loop().run_in_executor(None, self._repository_factory)
@@ -120,8 +124,12 @@ class Worker:
 
         An open chDB session keeps ClickHouse's background pools (merges, moves, schedulers)
         running into interpreter shutdown, where they race the library's teardown and can crash
-        the process after its work is done. Closing the session stops and joins them.
+        the process after its work is done. Closing the session stops and joins them. The
+        detector's alert state (incident book, outbox) is closed too.
         """
+        detector, self._detector = self._detector, None
+        if detector is not None:
+            detector.close()
         repo, self._repo = self._repo, None
         if repo is not None:
             repo.ch.close()
@@ -142,13 +150,12 @@ class Worker:
 
         @self.app.timer(interval=s.detect_interval_s, on_leader=True)
         async def detect() -> None:
-            if self._detector_factory is None:
+            detector = await self._leader_detector()
+            if detector is None:
                 return
-            if self._detector is None:
-                self._detector = self._detector_factory(self)
             try:
                 with M.DETECT_SECONDS.time():
-                    await self._detector.tick()
+                    await detector.tick()
             except StorageError as exc:
                 log.warning("detector skipped a tick: %s", exc)
             except Exception:  # noqa: BLE001 - detection must never stop ingestion
@@ -164,7 +171,16 @@ class Worker:
         self.enrich_agent, self.sink_agent, self.detect_timer = enrich, sink, detect
         self._conv_written: dict[str, tuple[int, str | None]] = {}
 
-    async def _complete(self, batch: Any, stage: str) -> None:
+    async def _leader_detector(self) -> LiveDetector | None:
+        """The detector, built on the first pass on the leader and run as a child of the app, which
+        starts it now and stops it with itself (None if no detector is configured)."""
+        if self._detector is None and self._detector_factory is not None:
+            detector = self._detector_factory(self.settings, self.repository, self.publish_alert)
+            await self.app.add_runtime_dependency(DetectorService(detector))
+            self._detector = detector
+        return self._detector
+
+    async def _complete(self, batch: Awaitable[None], stage: str) -> None:
         """Run one batch to completion, even through a graceful stop.
 
         ``take_events`` acks the batch when the loop is left, also when the agent is cancelled
@@ -245,9 +261,7 @@ class Worker:
 
     async def store_conversations(self) -> int:
         """Upsert changed conversation labels (key terms, size, merges) of this worker's clusterer."""
-        from datetime import UTC, datetime
-
-        if self._enricher is None or getattr(self._enricher, "conversations", None) is None:
+        if self._enricher is None or self._enricher.conversations is None:
             return 0
         loop = asyncio.get_running_loop()
         snaps = await loop.run_in_executor(None, self._enricher.conversation_snapshot)
@@ -265,7 +279,7 @@ class Worker:
         return len(rows)
 
     def _observe_lag(self, events: Sequence[faust.EventT]) -> None:
-        last: dict[Any, int] = {}
+        last: dict[TP, int] = {}
         for ev in events:
             last[ev.message.tp] = max(last.get(ev.message.tp, -1), ev.message.offset)
         for tp, offset in last.items():
@@ -276,7 +290,8 @@ class Worker:
             if high is not None:
                 M.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - offset - 1))
 
-    async def publish_alert(self, alert: Any) -> None:
+    async def publish_alert(self, alert: Alert) -> None:
+        """Publish one alert to ``social.alerts`` (an :data:`AlertPublisher`); returns once Kafka acknowledged it."""
         M.ALERTS_RAISED.labels(alert.kind).inc()
         fut = await self.alerts.send(key=alert.subject.id.encode(), value=alert.model_dump_json().encode())
         await fut
@@ -293,7 +308,7 @@ def _decode_all(values: list[bytes | None], bounds: Bounds) -> list[RawPost | Po
     return out
 
 
-def _tag_and_serialise(enricher: Any, posts: list[RawPost], lineage: list[tuple[int, int]]) -> list[tuple[bytes, bytes, int]]:
+def _tag_and_serialise(enricher: Enricher, posts: list[RawPost], lineage: list[tuple[int, int]]) -> list[tuple[bytes, bytes, int]]:
     """Tag a batch and encode each enriched post as (key, value, partition), off the event loop."""
     return [(e.post.id.encode(), e.model_dump_json().encode(), e.kafka_partition)
             for e in enricher.enrich(posts, lineage)]
@@ -323,10 +338,6 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=True,
         stream_wait_empty=False,
     )
-
-
-def json_loads(raw: bytes) -> Any:
-    return orjson.loads(raw)
 
 
 def _batches(stream: faust.StreamT, max_: int, within: float) -> AsyncIterator[Sequence[faust.EventT]]:

@@ -24,20 +24,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import mode
+from pydantic import TypeAdapter
+
 from pipeline.alerts import render
-from pipeline.core.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
+from pipeline.alerts.acks import repository_ack_feed, state_dir
+from pipeline.alerts.dispatcher import AlertDispatcher
+from pipeline.core.brands import load_brands
+from pipeline.core.schema import (
+    Alert,
+    AlertWindow,
+    Evidence,
+    SamplePost,
+    Severity,
+    Subject,
+    SubjectKind,
+)
+from pipeline.core.settings import Settings
 from pipeline.detect.evidence import distinctive_terms
-from pipeline.detect.spikes import Detection, SpikeMonitor
+from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
+from pipeline.detect.spikes import Detection, Sensitivity, SpikeMonitor, brand_overrides
+from pipeline.relationships.watch import RosterWatch
+from pipeline.runtime.ports import AlertPublisher, RepositoryProvider
+from pipeline.storage.repository import BucketCount, Repository
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[Alert], Awaitable[None]]
+_SUBJECT_KIND: TypeAdapter[SubjectKind] = TypeAdapter(SubjectKind)
+_SEVERITY: TypeAdapter[Severity] = TypeAdapter(Severity)
 
 STATE_NAME = "negative_spikes"
 CHUNK = timedelta(days=1)
@@ -53,12 +73,9 @@ def floor_to(ts: datetime, bucket_s: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % bucket_s, ts.tzinfo)
 
 
-def monitor_factory(settings: Any) -> Callable[[int], SpikeMonitor]:
+def monitor_factory(settings: Settings) -> Callable[[int], SpikeMonitor]:
     """Monitors with the sensitivity of ``settings`` (global) and of the brands file (per brand),
     as ``eval buzz`` builds them."""
-    from pipeline.core.brands import load_brands
-    from pipeline.detect.spikes import Sensitivity, brand_overrides
-
     default = Sensitivity(settings.spike_ratio, settings.spike_excess_per_hour)
     overrides = brand_overrides(load_brands(settings.brands_file), default)
     return lambda bucket_s: SpikeMonitor(bucket_s, default, overrides)
@@ -72,14 +89,18 @@ class _Fired:
 
 
 class LiveDetector:
-    """Negative-spike detection over stored aggregates for the configured subject kinds."""
+    """Negative-spike detection over stored aggregates for the configured subject kinds.
+
+    Whoever holds the detector owns its lifecycle: :meth:`start` before the first :meth:`tick`,
+    :meth:`stop` while the event loop still runs (:class:`DetectorService` does both with the
+    Faust app), :meth:`close` at the end."""
 
     def __init__(
-        self, repo_factory: Callable[[], Awaitable[Any]], publish: Publish,
-        dispatcher: Any | None = None, kinds: Sequence[str] = ("brand",), bucket_s: int = 60,
+        self, repo_factory: RepositoryProvider, publish: AlertPublisher,
+        dispatcher: AlertDispatcher | None = None, kinds: Sequence[str] = ("brand",), bucket_s: int = 60,
         public_url: str = "http://127.0.0.1:8080", lateness: timedelta = timedelta(minutes=2),
-        voices: Any | None = None, monitor_factory: Callable[[int], SpikeMonitor] | None = None,
-        roster: Any | None = None,
+        voices: LiveVoices | None = None, monitor_factory: Callable[[int], SpikeMonitor] | None = None,
+        roster: RosterWatch | None = None,
     ) -> None:
         if bucket_s <= 0 or bucket_s % 60:
             raise ValueError(f"spike_bucket_s must be a positive multiple of 60 seconds, got {bucket_s}")
@@ -97,37 +118,28 @@ class LiveDetector:
         self.public_url = public_url.rstrip("/")
         self.raised: list[Alert] = []
         self.ticks = 0
-        self._dispatcher_started = False
 
-    @classmethod
-    def from_worker(cls, worker: Any) -> LiveDetector:
-        s = worker.settings
-        dispatcher = None
-        try:
-            from pipeline.alerts.acks import repository_ack_feed
-            from pipeline.alerts.dispatcher import AlertDispatcher
+    # -- lifecycle (the dispatcher's delivery workers and outbox sweep) ----------------------
+    async def start(self) -> None:
+        """Start delivering: the dispatcher's channel workers and its outbox retry."""
+        if self.dispatcher is not None:
+            await self.dispatcher.start()
 
-            dispatcher = AlertDispatcher.from_settings(s, s.alert_state_dir or s.worker_data_dir / "alerts",
-                                                       ack_feed=repository_ack_feed(worker.repository))
-        except ModuleNotFoundError:
-            log.warning("alert dispatcher not available; alerts go to Kafka and ClickHouse only")
-        from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
-        from pipeline.relationships.watch import RosterWatch
+    async def stop(self) -> None:
+        """Let queued deliveries finish (bounded); what is left stays in the outbox."""
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
 
-        return cls(worker.repository, worker.publish_alert, dispatcher, kinds=s.spike_subject_kinds,
-                   bucket_s=s.spike_bucket_s, public_url=s.public_url,
-                   lateness=timedelta(seconds=s.spike_lateness_s),
-                   voices=LiveVoices(own_accounts_from_brands(s.brands_file)),
-                   monitor_factory=monitor_factory(s), roster=RosterWatch(s.public_url, s.people_file))
+    def close(self) -> None:
+        """Close the dispatcher's incident book and outbox (after :meth:`stop`, or after a crash)."""
+        if self.dispatcher is not None:
+            self.dispatcher.close()
 
     # -- the loop ---------------------------------------------------------------------------
     async def tick(self) -> list[Alert]:
         """One pass: judge every bucket that became final since the last pass; returns the alerts raised."""
         repo = await self._repo_factory()
         loop = asyncio.get_running_loop()
-        if self.dispatcher is not None and not self._dispatcher_started:
-            await self.dispatcher.start()
-            self._dispatcher_started = True
         if self.voices is not None:
             await self.voices.tick(repo, self._emit, self.public_url)
         if self.roster is not None:  # rostered voices posting negatively: alert their owners
@@ -159,7 +171,7 @@ class LiveDetector:
         self.ticks += 1
         return raised
 
-    def _restore(self, repo: Any) -> None:
+    def _restore(self, repo: Repository) -> None:
         self.fed_until = None
         saved = repo.load_detector_state(STATE_NAME)
         if saved is not None:
@@ -182,7 +194,7 @@ class LiveDetector:
                             state.get("bucket_s"), self.bucket_s, fed_until.isoformat())
         self.monitor = self._new_monitor(self.bucket_s)
 
-    def _next_span(self, repo: Any, final_end: datetime) -> tuple[datetime, datetime] | None:
+    def _next_span(self, repo: Repository, final_end: datetime) -> tuple[datetime, datetime] | None:
         """The next ``[start, end)`` of final buckets to judge, jumping over stretches with no data."""
         since = self.fed_until if self.fed_until is not None else final_end - FRESH_START_HORIZON
         if since >= final_end:
@@ -193,7 +205,7 @@ class LiveDetector:
         start = max(since, floor_to(first, self.bucket_s))
         return start, min(final_end, start + CHUNK)
 
-    def _feed(self, rows: Sequence[Any]) -> list[_Fired]:
+    def _feed(self, rows: Sequence[BucketCount]) -> list[_Fired]:
         """Feed final buckets (event-time order) to the monitor; runs off the event loop."""
         assert self.monitor is not None
         fired = []
@@ -204,7 +216,7 @@ class LiveDetector:
         return fired
 
     # -- alerts -----------------------------------------------------------------------------
-    async def _alert(self, repo: Any, fired: _Fired) -> Alert | None:
+    async def _alert(self, repo: Repository, fired: _Fired) -> Alert | None:
         kind, subject, det = fired.kind, fired.subject, fired.detection
         brand_id = subject if kind == "brand" else subject.split("|")[0] if kind == "brand_topic" else None
         topic_id = subject if kind == "topic" else subject.split("|")[1] if kind == "brand_topic" else None
@@ -227,8 +239,8 @@ class LiveDetector:
         alert = Alert(
             id=alert_id,
             kind="negative_spike",
-            subject=Subject(kind=kind, id=subject, brand_id=brand_id, topic_id=topic_id),  # type: ignore[arg-type]
-            severity=det.severity,  # type: ignore[arg-type]
+            subject=Subject(kind=_SUBJECT_KIND.validate_python(kind), id=subject, brand_id=brand_id, topic_id=topic_id),
+            severity=_SEVERITY.validate_python(det.severity),
             score=det.score,
             window=AlertWindow(start=det.start, end=det.at),
             observed=det.observed, expected=det.expected,
@@ -246,7 +258,7 @@ class LiveDetector:
         )
         return await self._emit(alert, repo)
 
-    async def _emit(self, alert: Alert, repo: Any | None = None) -> Alert | None:
+    async def _emit(self, alert: Alert, repo: Repository | None = None) -> Alert | None:
         """Dispatch (incident, owners, delivery), publish to ``social.alerts`` and store one alert.
 
         An alert the incident rules hold back (a duplicate of an open incident, a cap, a
@@ -265,3 +277,30 @@ class LiveDetector:
         await asyncio.get_running_loop().run_in_executor(None, repo.insert_alerts, [alert])
         self.raised.append(alert)
         return alert
+
+
+def build_live_detector(settings: Settings, repository: RepositoryProvider, publish: AlertPublisher) -> LiveDetector:
+    """The leader's detector as configured: negative spikes, emerging voices and the roster
+    watch, each alert dispatched (incidents, owners, delivery) before it is published."""
+    dispatcher = AlertDispatcher.from_settings(settings, state_dir(settings), ack_feed=repository_ack_feed(repository))
+    return LiveDetector(
+        repository, publish, dispatcher, kinds=settings.spike_subject_kinds, bucket_s=settings.spike_bucket_s,
+        public_url=settings.public_url, lateness=timedelta(seconds=settings.spike_lateness_s),
+        voices=LiveVoices(own_accounts_from_brands(settings.brands_file)), monitor_factory=monitor_factory(settings),
+        roster=RosterWatch(settings.public_url, settings.people_file),
+    )
+
+
+class DetectorService(mode.Service):
+    """A detector's lifecycle as a child of the Faust app: started when added to the running app,
+    stopped with it while its event loop still runs."""
+
+    def __init__(self, detector: LiveDetector) -> None:
+        super().__init__()
+        self.detector = detector
+
+    async def on_start(self) -> None:
+        await self.detector.start()
+
+    async def on_stop(self) -> None:
+        await self.detector.stop()

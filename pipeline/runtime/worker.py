@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:  # the CLI imports this module to register the command: Faust loads only when it runs
+    from pipeline.core.settings import Settings
+    from pipeline.runtime.app import Worker
 
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: object, with_api: bool = False, loglevel: str = "info") -> None:
+def run_worker(settings: Settings, with_api: bool = False, loglevel: str = "info") -> None:
     """Run a Faust worker until SIGTERM/SIGINT (blocking)."""
-    from pipeline.core.settings import Settings
     from pipeline.runtime.app import Worker
-    from pipeline.runtime.live import LiveDetector
+    from pipeline.runtime.live import build_live_detector
 
-    assert isinstance(settings, Settings)
-    w = Worker(settings, detector_factory=LiveDetector.from_worker)
+    w = Worker(settings, detector_factory=build_live_detector)
     if settings.metrics_port and not with_api:
         from prometheus_client import start_http_server
 
@@ -25,21 +28,21 @@ def run_worker(settings: object, with_api: bool = False, loglevel: str = "info")
     if with_api:
         from pipeline.runtime.embedded_api import attach_api
 
-        attach_api(w)
+        attach_api(w.app, settings, w.repository)
     run_app(w, loglevel)
 
 
-def run_app(worker: object, loglevel: str = "warning") -> None:
-    """Run a :class:`pipeline.runtime.app.Worker`'s Faust app until it is stopped (blocking)."""
+def run_app(worker: Worker, loglevel: str = "warning") -> None:
+    """Run a worker's Faust app until it is stopped (blocking)."""
     import faust
 
-    worker.declare_topics()  # type: ignore[attr-defined]
+    worker.declare_topics()
     try:
         faust.Worker(  # logging stays as pipeline.core.logs configured it (one format, quiet libraries)
-            worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False,  # type: ignore[attr-defined]
+            worker.app, loglevel=loglevel, quiet=True, redirect_stdouts=False, override_logging=False,
         ).execute_from_commandline()
     finally:  # Faust ends with SystemExit; close ClickHouse before the interpreter tears down
-        worker.close()  # type: ignore[attr-defined]
+        worker.close()
 
 
 def command(

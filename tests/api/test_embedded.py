@@ -24,7 +24,7 @@ async def test_api_service_serves_the_workers_repository(seeded_repo: Repository
     port = _free_port()
     settings = api_settings(tmp_path, api_port=port, worker_data_dir=tmp_path / "worker", web_port=0)
     worker = Worker(settings, repository_factory=lambda: seeded_repo)
-    service_cls = attach_api(worker)
+    service_cls = attach_api(worker.app, settings, worker.repository)
     assert service_cls in worker.app._extra_services  # started with the app
     service = service_cls()
     await service.start()

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.alerts.render import summary_line
 from pipeline.core.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
-from pipeline.runtime.live import STATE_NAME, LiveDetector
+from pipeline.runtime.live import STATE_NAME, LiveDetector, build_live_detector
 from pipeline.storage.backend import ChdbBackend, ClickHouse, DriverBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
@@ -225,6 +225,34 @@ async def test_alert_carries_owners_and_incident_from_the_dispatcher(tmp_path: P
         await dispatcher.stop()
         dispatcher.close()
         h.ch.close()
+
+
+async def test_detector_built_from_settings_routes_its_alert_and_keeps_the_book_in_the_state_dir(
+        tmp_path: Path) -> None:
+    from pipeline.core.settings import load_settings
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
+    settings = load_settings(brands_file=fixtures / "brands.yaml", topics_file=fixtures / "topics.yaml",
+                             alert_state_dir=tmp_path / "alerts", worker_data_dir=tmp_path / "worker")
+    h = Harness(tmp_path / "chdb")
+
+    async def repository() -> Repository:
+        return h.repo
+
+    async def publish(alert: Alert) -> None:
+        h.published.append(alert)
+
+    h.live = build_live_detector(settings, repository, publish)
+    await h.live.start()
+    try:
+        await h.feed(stream())
+    finally:
+        await h.live.stop()
+        h.live.close()
+        h.ch.close()
+    (alert,) = [a for a in h.published if a.kind == "negative_spike"]
+    assert alert.subject.id == "nimbus" and alert.owners == ["comms-nimbus@example.com"] and alert.incident_id
+    assert (tmp_path / "alerts" / "incidents.sqlite3").exists() and not (tmp_path / "worker").exists()
 
 
 async def test_unusable_saved_state_restarts_baselines_where_it_stopped(harness: Harness) -> None:
