@@ -60,7 +60,7 @@ def test_migrations_are_numbered_and_reversible(ch: ClickHouse) -> None:
 
 
 def test_declared_posts_columns_match_live_schema(ch: ClickHouse) -> None:
-    from pipeline.storage.repository import post_row
+    from pipeline.storage.posts_table import post_row
 
     live = {r["name"] for r in ch.query(
         "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'posts'")}
