@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
 T = TypeVar("T")
+P = ParamSpec("P")
 
 REQUESTS = Counter("hypermicro_api_requests_total", "API requests by route template, method and status.",
                    ["method", "route", "status"])
@@ -98,7 +99,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
         r = repo_provider()
         return await r if inspect.isawaitable(r) else r
 
-    async def db(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    async def db(fn: Callable[Concatenate[Repository, P], T], *args: P.args, **kw: P.kwargs) -> T:
         """``fn(repository, *args, **kw)`` in the threadpool (the backends are synchronous)."""
         r = await repo()
         return await run_in_threadpool(fn, r, *args, **kw)
@@ -325,4 +326,3 @@ def _document_ack_body(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-

@@ -5,7 +5,7 @@ owner or an admin changes a voice (see :func:`pipeline.core.roster.may_change`).
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
@@ -30,6 +30,7 @@ VoiceId = Annotated[str, PathParam(pattern=VOICE_ID)]
 Reader = Annotated[Principal, Depends(require_read)]
 Actor = Annotated[Principal, Depends(require_act)]
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class AddVoice(BaseModel):
@@ -60,7 +61,7 @@ def roster_router(repo: Callable[[], Awaitable[Repository]], settings: Settings)
     """The roster routes over the app's repository provider (mounted under ``/api/v1``)."""
     router = APIRouter(prefix="/roster", tags=["roster"])
 
-    async def call(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    async def call(fn: Callable[Concatenate[Roster, P], T], *args: P.args, **kw: P.kwargs) -> T:
         r = await repo()
 
         def run() -> T:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -140,7 +140,8 @@ class RosterStore:
 
     # -- the log --------------------------------------------------------------------------
     def _log(self, entity: str, entity_id: str, by: str, action: str, *, kind: str = "", note: str = "",
-             before: Any = None, after: Any = None, at: datetime | None = None) -> None:
+             before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
+             at: datetime | None = None) -> None:
         self.ch.insert("roster_changes", [{
             "entity": entity, "entity_id": entity_id, "seq": _version(), "at": (at or utc_now()).replace(microsecond=0),
             "by": by, "action": action, "kind": kind, "note": note,
