@@ -298,6 +298,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
+def whole_seconds(value: datetime) -> datetime:
+    """``value`` at ClickHouse ``DateTime`` precision (microseconds dropped)."""
+    return value.replace(microsecond=0)
+
+
 def utc_now() -> datetime:
     """Current UTC time truncated to seconds (ClickHouse ``DateTime`` precision)."""
-    return datetime.now(UTC).replace(microsecond=0)
+    return whole_seconds(datetime.now(UTC))

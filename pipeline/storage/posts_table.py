@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pipeline.core.schema import BrandMention, EnrichedPost, RawPost
+from pipeline.storage.backend import whole_seconds
 
 POST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "String"),
@@ -74,11 +74,6 @@ def columns(*names: str) -> str:
     return ", ".join(names)
 
 
-def ts(value: datetime) -> datetime:
-    """``value`` at ClickHouse ``DateTime`` precision (whole seconds)."""
-    return value.replace(microsecond=0)
-
-
 def post_row(e: EnrichedPost) -> dict[str, Any]:
     """Flatten an EnrichedPost into a ``posts`` row (one brand per array slot), in column order."""
     p = e.post
@@ -90,9 +85,9 @@ def post_row(e: EnrichedPost) -> dict[str, Any]:
         "id": p.id,
         "source": p.source,
         "url": p.url or "",
-        "created_at": ts(p.created_at),
-        "collected_at": ts(p.collected_at),
-        "enriched_at": ts(e.enriched_at),
+        "created_at": whole_seconds(p.created_at),
+        "collected_at": whole_seconds(p.collected_at),
+        "enriched_at": whole_seconds(e.enriched_at),
         "text": p.text,
         "lang": p.lang or "",
         "language": e.language,

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import orjson
 
 from pipeline.core.schema import Alert, EnrichedPost
-from pipeline.storage.backend import ClickHouse, Row, utc_now
-from pipeline.storage.posts_table import REPLAY_COLUMNS, month_groups, post_row, ts
+from pipeline.storage.backend import ClickHouse, Row, utc_now, whole_seconds
+from pipeline.storage.posts_table import REPLAY_COLUMNS, month_groups, post_row
 from pipeline.storage.reads.alerts import AlertReads
 from pipeline.storage.reads.conversations import ConversationReads
 from pipeline.storage.reads.mentions import MentionReads
@@ -39,14 +39,14 @@ def alert_row(a: Alert) -> dict[str, Any]:
         "topic_id": a.subject.topic_id or "",
         "severity": a.severity,
         "score": float(a.score),
-        "window_start": ts(a.window.start),
-        "window_end": ts(a.window.end),
+        "window_start": whole_seconds(a.window.start),
+        "window_end": whole_seconds(a.window.end),
         "observed": float(a.observed),
         "expected": float(a.expected),
         "explanation": a.explanation,
         "incident_id": a.incident_id or "",
         "owners": list(a.owners),
-        "created_at": ts(a.created_at),
+        "created_at": whole_seconds(a.created_at),
         "payload": a.model_dump_json(),
     }
 
@@ -112,7 +112,7 @@ class Repository:
 
     # -- writes -------------------------------------------------------------------------
     def insert_posts(self, posts: Sequence[EnrichedPost]) -> int:
-        """Insert posts, one INSERT per group of at most :data:`MONTHS_PER_INSERT` months."""
+        """Insert posts, one INSERT per group of at most :data:`~pipeline.storage.posts_table.MONTHS_PER_INSERT` months."""
         return sum(self.ch.insert("posts", [post_row(p) for p in group]) for group in month_groups(posts))
 
     def insert_alerts(self, alerts: Sequence[Alert]) -> int:
@@ -130,8 +130,8 @@ class Repository:
             "label": r.get("label") or ", ".join(r.get("key_terms", [])[:3]),
             "key_terms": list(r.get("key_terms", [])),
             "size": int(r.get("size", 0)),
-            "first_seen": ts(r["first_seen"]),
-            "last_seen": ts(r["last_seen"]),
+            "first_seen": whole_seconds(r["first_seen"]),
+            "last_seen": whole_seconds(r["last_seen"]),
             "merged_into": r.get("merged_into") or "",
             "updated_at": now,
         } for r in rows]
@@ -182,7 +182,7 @@ class Repository:
                 ORDER BY created_at DESC LIMIT {k:UInt32} BY p
             ) GROUP BY p
             """,
-            {"since": ts(now - active_within), "ceiling": ts(now + skew), "k": WATERMARK_SUPPORT},
+            {"since": whole_seconds(now - active_within), "ceiling": whole_seconds(now + skew), "k": WATERMARK_SUPPORT},
         )
         return min(r["m"] for r in rows) if rows else None
 
@@ -191,7 +191,7 @@ class Repository:
         rows = self.ch.query(
             "SELECT count() AS n, min(minute) AS m FROM mention_minute "
             "WHERE minute >= {since:DateTime} AND has({kinds:Array(String)}, kind)",
-            {"since": ts(since), "kinds": list(kinds)},
+            {"since": whole_seconds(since), "kinds": list(kinds)},
         )
         return rows[0]["m"] if rows and int(rows[0]["n"]) else None
 
@@ -212,7 +212,7 @@ class Repository:
             GROUP BY kind, subject, bucket
             ORDER BY bucket, kind, subject
             """,
-            {"b": int(bucket_s), "start": ts(start), "end": ts(end), "kinds": list(kinds)},
+            {"b": int(bucket_s), "start": whole_seconds(start), "end": whole_seconds(end), "kinds": list(kinds)},
         )
         return [BucketCount(r["kind"], r["subject"], r["bucket"], int(r["total"]), int(r["negative"])) for r in rows]
 
@@ -221,7 +221,7 @@ class Repository:
         """Store a detector's JSON ``state`` and the event time it has judged everything before."""
         blob = base64.b64encode(zlib.compress(orjson.dumps(state), 6)).decode("ascii")
         self.ch.insert("detector_state", [{
-            "name": name, "fed_until": ts(fed_until), "state": blob, "saved_at": utc_now(),
+            "name": name, "fed_until": whole_seconds(fed_until), "state": blob, "saved_at": utc_now(),
             "version": time.time_ns(),
         }])
 
@@ -256,8 +256,8 @@ class Repository:
         reach (id, @handle, text, url), their authors, the negative share, conversations, and
         the texts of up to ``sample`` negative posts in the window and of the brand's posts in
         the ``baseline`` before it (for the terms that set the spike apart)."""
-        params = {"brand": brand, "start": ts(start), "end": ts(end), "limit": limit,
-                  "base": ts(start - baseline), "sample": sample}
+        params = {"brand": brand, "start": whole_seconds(start), "end": whole_seconds(end), "limit": limit,
+                  "base": whole_seconds(start - baseline), "sample": sample}
         negative = "brand_sentiments[indexOf(brands, {brand:String})] = 'negative'"
         in_window = "has(brands, {brand:String}) AND created_at >= {start:DateTime} AND created_at < {end:DateTime}"
         posts = self.ch.query(

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.core.roster import Person, Voice
-from pipeline.storage.backend import ClickHouse, utc_now
+from pipeline.storage.backend import ClickHouse, utc_now, whole_seconds
 
 VOICE_FIELDS = list(Voice.model_fields)
 PERSON_FIELDS = list(Person.model_fields)
@@ -143,7 +143,7 @@ class RosterStore:
              before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
              at: datetime | None = None) -> None:
         self.ch.insert("roster_changes", [{
-            "entity": entity, "entity_id": entity_id, "seq": _version(), "at": (at or utc_now()).replace(microsecond=0),
+            "entity": entity, "entity_id": entity_id, "seq": _version(), "at": whole_seconds(at or utc_now()),
             "by": by, "action": action, "kind": kind, "note": note,
             "before": json.dumps(before, ensure_ascii=False) if before is not None else "",
             "after": json.dumps(after, ensure_ascii=False) if after is not None else "",
