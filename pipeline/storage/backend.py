@@ -37,7 +37,7 @@ class StorageError(RuntimeError):
 
 
 class ClickHouse(Protocol):
-    """What the pipeline and the API need from ClickHouse."""
+    """What the storage floor needs from ClickHouse (everything above it goes through the Repository)."""
 
     name: str
 
@@ -61,6 +61,7 @@ class ClickHouse(Protocol):
         ...
 
     def close(self) -> None:
+        """Release the session or connection; the backend is not used afterwards."""
         ...
 
 

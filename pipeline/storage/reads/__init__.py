@@ -1,4 +1,4 @@
-"""The API's reads, one module per subject; :class:`pipeline.storage.repository.Repository`
+"""Reads for the API (and the demo and benchmarks), one module per subject; :class:`pipeline.storage.repository.Repository`
 exposes them (``repo.mentions``, ``repo.conversations``, ``repo.voices``, ``repo.alerts``,
 ``repo.posts``).
 
