@@ -2,7 +2,7 @@
 
 Generates ``--rows`` posts (default 10 million, 30 days, 20 brands with a skewed share, sentiments,
 12 topics, time-local conversations, 200k authors) directly in ClickHouse with one
-``INSERT INTO posts SELECT ... FROM numbers(n)``; the materialized views fill ``mention_minute`` and
+``INSERT INTO posts SELECT ... FROM numbers(n)`` (one expression per column in ``FILL``); the materialized views fill ``mention_minute`` and
 ``conversation_minute``. Then times each endpoint with realistic parameters. Runs on chDB and, when
 reachable, on the local clickhouse-server (``--server``).
 
@@ -29,48 +29,66 @@ WORDS = ["delayed", "refund", "great", "awful", "gate", "lounge", "crew", "lugga
          "cancelled", "seat", "boarding", "snack", "app", "points", "queue", "rebooked", "smooth", "lost"]
 DAYS = 30
 
-GENERATE = """
+FILL = {
+    "id": "concat('bench:', toString(number))",
+    "source": "'bench'",
+    "url": "concat('https://example.org/p/', toString(number))",
+    "created_at": "toDateTime({base:DateTime}) + intDiv(number * {span:UInt64}, {n:UInt64})",
+    "collected_at": "created_at",
+    "enriched_at": "created_at",
+    "text": "concat('about ', b1, ' ', arrayElement({words:Array(String)}, 1 + h % 20), ' and ', "
+            "arrayElement({words:Array(String)}, 1 + intDiv(h, 20) % 20), ' #', toString(h % 997))",
+    "lang": "lang_",
+    "language": "lang_",
+    "author_id": "concat('u', toString(h % 200000))",
+    "author_handle": "concat('user', toString(h % 200000))",
+    "author_name": "''",
+    "author_followers": "toUInt32(pow((h % 1000) / 1000, 4) * 200000)",
+    "author_following": "toUInt32(h % 500)",
+    "reply_to_author": "''", "reply_to_post": "''", "repost_of_author": "''", "quote_of_author": "''",
+    "mentions": "CAST([] AS Array(String))", "hashtags": "CAST([] AS Array(String))",
+    "links": "CAST([] AS Array(String))",
+    "likes": "toUInt32(h % 50)", "reposts": "toUInt32(h % 7)", "replies": "toUInt32(h % 5)",
+    "quotes": "toUInt32(h % 3)",
+    "brands": "if(h % 10 = 0 AND b2 != b1, [b1, b2], [b1])",
+    "brand_rules": "arrayMap(x -> 'rule', brands)",
+    "brand_sentiments": "arrayMap(i -> arrayElement(['negative', 'neutral', 'neutral', 'positive'], "
+                        "multiIf(cityHash64(number, i) % 100 < 25, 1, cityHash64(number, i) % 100 < 70, 2, 4)), "
+                        "arrayEnumerate(brands))",
+    "brand_scores": "arrayMap(x -> toFloat32(0.5), brands)",
+    "sentiment_label": "brand_sentiments[1]",
+    "sentiment_score": "toFloat32(0)", "sentiment_confidence": "toFloat32(0.8)",
+    "topics": "arraySlice([arrayElement({topics:Array(String)}, 1 + h3 % 12), "
+              "arrayElement({topics:Array(String)}, 1 + intDiv(h3, 12) % 12)], 1, h3 % 3)",
+    "topic_scores": "arrayMap(x -> toFloat32(0.7), topics)",
+    "duplicate_of": "''",
+    "conversation_id": "if(h % 10 < 6, concat('c', toString(intDiv(toUInt32(created_at) - "
+                       "toUInt32(toDateTime({base:DateTime})), 21600)), '-', toString(h2 % 50)), '')",
+    "_partition": "toInt32(0)", "_offset": "toInt64(number)", "_version": "toUInt64(1)",
+}
+"""How the synthetic corpus fills each ``posts`` column (SQL over ``number`` and its hashes)."""
+
+
+def generate_sql() -> str:
+    """``INSERT INTO posts SELECT ...`` with one expression per column of the one column list
+    (:data:`pipeline.storage.posts_table.POST_COLUMNS`); a column without a fill is an error."""
+    from pipeline.storage.posts_table import POST_COLUMN_NAMES
+
+    missing = [c for c in POST_COLUMN_NAMES if c not in FILL]
+    extra = [c for c in FILL if c not in POST_COLUMN_NAMES]
+    if missing or extra:
+        raise SystemExit(f"bench_api FILL is out of date: missing {missing}, not columns {extra}")
+    select = ",\n    ".join(f"{FILL[c]} AS {c}" for c in POST_COLUMN_NAMES)
+    return f"""
 INSERT INTO posts
 SELECT
-    concat('bench:', toString(number)) AS id,
-    'bench' AS source,
-    concat('https://example.org/p/', toString(number)) AS url,
-    toDateTime({base:DateTime}) + intDiv(number * {span:UInt64}, {n:UInt64}) AS created_at,
-    created_at AS collected_at,
-    created_at AS enriched_at,
-    concat('about ', b1, ' ', arrayElement({words:Array(String)}, 1 + h % 20), ' and ',
-           arrayElement({words:Array(String)}, 1 + intDiv(h, 20) % 20), ' #', toString(h % 997)) AS text,
-    lang_ AS lang,
-    lang_ AS language,
-    concat('u', toString(h % 200000)) AS author_id,
-    concat('user', toString(h % 200000)) AS author_handle,
-    '' AS author_name,
-    toUInt32(pow((h % 1000) / 1000, 4) * 200000) AS author_followers,
-    toUInt32(h % 500) AS author_following,
-    '' AS reply_to_author, '' AS reply_to_post, '' AS repost_of_author, '' AS quote_of_author,
-    CAST([] AS Array(String)) AS mentions, CAST([] AS Array(String)) AS hashtags, CAST([] AS Array(String)) AS links,
-    toUInt32(h % 50) AS likes, toUInt32(h % 7) AS reposts, toUInt32(h % 5) AS replies, toUInt32(h % 3) AS quotes,
-    if(h % 10 = 0 AND b2 != b1, [b1, b2], [b1]) AS brands,
-    arrayMap(x -> 'rule', brands) AS brand_rules,
-    arrayMap(i -> arrayElement(['negative', 'neutral', 'neutral', 'positive'],
-                               multiIf(cityHash64(number, i) % 100 < 25, 1, cityHash64(number, i) % 100 < 70, 2, 4)),
-             arrayEnumerate(brands)) AS brand_sentiments,
-    arrayMap(x -> toFloat32(0.5), brands) AS brand_scores,
-    brand_sentiments[1] AS sentiment_label,
-    toFloat32(0) AS sentiment_score, toFloat32(0.8) AS sentiment_confidence,
-    arraySlice([arrayElement({topics:Array(String)}, 1 + h3 % 12), arrayElement({topics:Array(String)}, 1 + intDiv(h3, 12) % 12)],
-               1, h3 % 3) AS topics,
-    arrayMap(x -> toFloat32(0.7), topics) AS topic_scores,
-    '' AS duplicate_of,
-    if(h % 10 < 6, concat('c', toString(intDiv(toUInt32(created_at) - toUInt32(toDateTime({base:DateTime})), 21600)),
-                          '-', toString(h2 % 50)), '') AS conversation_id,
-    toInt32(0) AS _partition, toInt64(number) AS _offset, toUInt64(1) AS _version
+    {select}
 FROM (
     SELECT number, cityHash64(number) AS h, cityHash64(number, 2) AS h2, cityHash64(number, 3) AS h3,
-           arrayElement({brands:Array(String)}, 1 + toUInt32(pow((cityHash64(number, 7) % 10000) / 10000, 2) * 20)) AS b1,
-           arrayElement({brands:Array(String)}, 1 + cityHash64(number, 8) % 20) AS b2,
+           arrayElement({{brands:Array(String)}}, 1 + toUInt32(pow((cityHash64(number, 7) % 10000) / 10000, 2) * 20)) AS b1,
+           arrayElement({{brands:Array(String)}}, 1 + cityHash64(number, 8) % 20) AS b2,
            arrayElement(['en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'fr', 'es'], 1 + cityHash64(number, 9) % 10) AS lang_
-    FROM (SELECT number + {start:UInt64} AS number FROM numbers({count:UInt64}))
+    FROM (SELECT number + {{start:UInt64}} AS number FROM numbers({{count:UInt64}}))
 )
 """
 
@@ -94,9 +112,10 @@ def generate(ch: Any, rows: int, base: datetime) -> float:
     """Insert the synthetic corpus, 10k alerts, acks of a third of them and a voices snapshot; seconds taken."""
     t0 = time.perf_counter()
     chunk = 2_000_000  # bounded memory per INSERT (the views aggregate each block)
+    sql = generate_sql()
     for start in range(0, rows, chunk):
         n = min(chunk, rows - start)
-        ch.execute(GENERATE, {"base": base, "span": DAYS * 86400, "n": rows, "start": start, "count": n,
+        ch.execute(sql, {"base": base, "span": DAYS * 86400, "n": rows, "start": start, "count": n,
                          "words": WORDS, "topics": TOPICS, "brands": BRANDS})
     ch.execute(ALERTS, {"base": base, "n": 10_000, "brands": BRANDS})
     now = datetime.now(UTC).replace(microsecond=0)

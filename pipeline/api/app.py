@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -47,18 +47,22 @@ from pipeline.core.brands import BrandConfigError, load_brands
 from pipeline.core.schema import AlertKind, SentimentLabel, Severity
 from pipeline.core.settings import Settings
 from pipeline.storage.backend import StorageError
+from pipeline.storage.reads.alerts import AlertFilter
+from pipeline.storage.reads.posts import PostFilter
+from pipeline.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
 T = TypeVar("T")
+P = ParamSpec("P")
 
 REQUESTS = Counter("hypermicro_api_requests_total", "API requests by route template, method and status.",
                    ["method", "route", "status"])
 LATENCY = Histogram("hypermicro_api_request_duration_seconds", "API request latency by route template.",
                     ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10))
 
-RepoProvider = Callable[[], Any] | Callable[[], Awaitable[Any]]
+RepoProvider = Callable[[], Repository] | Callable[[], Awaitable[Repository]]
 Sentiment = SentimentLabel
 Interval = Literal["1m", "5m", "15m", "1h", "6h", "1d"]
 Window = Literal["15m", "1h", "6h", "24h"]
@@ -92,13 +96,18 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
     app.state.auth = auth  # read by the dependencies in pipeline.api.auth
     read = Depends(require_read)
 
-    async def repo() -> Any:
+    async def repo() -> Repository:
         r = repo_provider()
         return await r if inspect.isawaitable(r) else r
 
-    async def db(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    async def db(fn: Callable[Concatenate[Repository, P], T], *args: P.args, **kw: P.kwargs) -> T:
+        """``fn(repository, *args, **kw)`` in the threadpool (the backends are synchronous)."""
         r = await repo()
-        return await run_in_threadpool(fn, r.ch, *args, **kw)
+        return await run_in_threadpool(fn, r, *args, **kw)
+
+    async def data_now(kind: str, subject: str | None = None, table: str = "mention_minute") -> datetime:
+        r = await repo()
+        return await run_in_threadpool(r.mentions.data_now, table, kind, subject)
 
     def brands() -> dict[str, Q.Brand]:
         mtime = settings.brands_file.stat().st_mtime if settings.brands_file.exists() else 0.0
@@ -158,11 +167,11 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
     async def health() -> JSONResponse:
         try:
             r = await repo()
-            version = await run_in_threadpool(r.ch.server_version)
+            version = await run_in_threadpool(r.server_version)
         except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; reported, not raised
             return JSONResponse({"status": "unavailable", "clickhouse": {"ok": False, "error": str(exc)[:300]}},
                                 status_code=503)
-        return JSONResponse({"status": "ok", "clickhouse": {"ok": True, "backend": r.ch.name,
+        return JSONResponse({"status": "ok", "clickhouse": {"ok": True, "backend": r.backend,
                                                              "version": ".".join(map(str, version))}})
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics of this process (no auth)")
@@ -179,7 +188,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
              summary="Every brand's mentions and negative share vs the previous period, most trouble first")
     async def list_brands(start: From = None, end: To = None) -> dict[str, Any]:
         configured = brands()
-        default_end = (await db(Q.data_now, "mention_minute", "brand")) if end is None else end
+        default_end = (await data_now("brand")) if end is None else end
         rng = time_range(start, end, default_end)
         items = await db(W.brands_health, configured, rng)
         return {"from": Q.iso(rng.start), "to": Q.iso(rng.end), "items": items}
@@ -195,7 +204,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
     async def brand_why(brand_id: Annotated[str, PathParam(pattern=ID_PATTERN)], start: From = None,
                         end: To = None, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
         brand = known_brand(brand_id)
-        default_end = (await db(Q.data_now, "mention_minute", "brand", brand.id)) if end is None else end
+        default_end = (await data_now("brand", brand.id)) if end is None else end
         return await db(W.brand_why, brand, time_range(start, end, default_end), limit)
 
     @app.get(f"{API_PREFIX}/brands/{{brand_id}}/overview", tags=["brands"], dependencies=[read],
@@ -205,7 +214,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
         start: From = None, end: To = None, interval: Interval | None = None,
     ) -> dict[str, Any]:
         brand = known_brand(brand_id)
-        default_end = (await db(Q.data_now, "mention_minute", "brand", brand.id)) if end is None else end
+        default_end = (await data_now("brand", brand.id)) if end is None else end
         rng = time_range(start, end, default_end)
         step = pick_interval(rng.seconds, interval)
         return await db(Q.brand_overview, brand, rng, step)
@@ -216,7 +225,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
     async def trending(brand: IdQuery = None, topic: IdQuery = None, window: Window = "1h",
                        limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
         kind, subject = ("brand", brand) if brand else ("topic", topic) if topic else ("all", "*")
-        end = await db(Q.data_now, "conversation_minute", kind, subject)
+        end = await data_now(kind, subject, "conversation_minute")
         return await db(Q.trending, end, WINDOWS[window], brand, topic, limit)
 
     # -- voices ----------------------------------------------------------------------------
@@ -233,7 +242,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
                      start: From = None, end: To = None, acknowledged: bool | None = None,
                      limit: Limit = 50, cursor: CursorQ = None) -> dict[str, Any]:
         s, e = optional_range(start, end)
-        f = Q.AlertFilter(kind, brand, severity, s, e, acknowledged)
+        f = AlertFilter(kind, brand, severity, s, e, acknowledged)
         items, nxt = await db(Q.list_alerts, f, limit, Cursor.decode(cursor, ALERT_ID_PATTERN))
         return {"items": items, "next_cursor": nxt.encode() if nxt else None}
 
@@ -279,7 +288,7 @@ def create_api(repo_provider: RepoProvider, settings: Settings) -> FastAPI:
                     q: Annotated[str | None, Query(max_length=200)] = None,
                     limit: Limit = 50, cursor: CursorQ = None) -> dict[str, Any]:
         s, e = optional_range(start, end)
-        f = Q.PostFilter(brand, topic, sentiment, language, author, s, e, check_text("q", q))
+        f = PostFilter(brand, topic, sentiment, language, author, s, e, check_text("q", q))
         items, nxt = await db(Q.search_posts, f, limit, Cursor.decode(cursor))
         return {"items": items, "next_cursor": nxt.encode() if nxt else None}
 
@@ -325,4 +334,3 @@ def _document_ack_body(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-

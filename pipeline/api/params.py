@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from pipeline.core.bounds import MAX_ID_CHARS
+from pipeline.storage.backend import whole_seconds
 
 ID_PATTERN = r"^[\w*@#][\w .:@#|*+/'-]{0,199}$"
 """Brand, topic, subject and author ids/handles: word characters and a few separators, 1..200."""
@@ -69,7 +70,7 @@ def as_utc(value: datetime | None, param: str) -> datetime | None:
     value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not (MIN_TIME <= value <= MAX_TIME):
         raise invalid(param, "outside the supported range 1970-01-02 .. 2105-12-31")
-    return value.replace(microsecond=0)
+    return whole_seconds(value)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ owner or an admin changes a voice (see :func:`pipeline.core.roster.may_change`).
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
@@ -22,14 +22,15 @@ from pipeline.relationships.digest import build_digest, period_of
 from pipeline.relationships.people import load_people
 from pipeline.relationships.profile import voice_profile
 from pipeline.relationships.roster import NotAllowed, Roster
-from pipeline.storage.roster import RosterStore
-from pipeline.storage.roster_posts import VoicePosts
+from pipeline.storage.repository import Repository
 
 VOICE_ID = r"^[a-z0-9_.-]{1,32}:[^\s/]{1,200}$"
 NAME = r"^[\w.@+'-](?:[\w .@+'-]{0,98}[\w.@+'-])?$"
 VoiceId = Annotated[str, PathParam(pattern=VOICE_ID)]
 Reader = Annotated[Principal, Depends(require_read)]
 Actor = Annotated[Principal, Depends(require_act)]
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class AddVoice(BaseModel):
@@ -56,15 +57,15 @@ class Interaction(BaseModel):
     note: str = Field("", max_length=4000)
 
 
-def roster_router(repo: Callable[[], Awaitable[Any]], settings: Settings) -> APIRouter:
+def roster_router(repo: Callable[[], Awaitable[Repository]], settings: Settings) -> APIRouter:
     """The roster routes over the app's repository provider (mounted under ``/api/v1``)."""
     router = APIRouter(prefix="/roster", tags=["roster"])
 
-    async def call(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        ch = (await repo()).ch
+    async def call(fn: Callable[Concatenate[Roster, P], T], *args: P.args, **kw: P.kwargs) -> T:
+        r = await repo()
 
-        def run() -> Any:
-            roster = Roster(RosterStore(ch), VoicePosts(ch), load_people(settings.people_file))
+        def run() -> T:
+            roster = Roster(r.roster, r.voice_posts, load_people(settings.people_file))
             return fn(roster, *args, **kw)
 
         try:

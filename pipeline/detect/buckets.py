@@ -1,6 +1,6 @@
 """Per-bucket brand counts with exactly the worker's semantics, as a pure function.
 
-The worker stores one ``posts`` row per post id (``pipeline.storage.repository.post_row``: one
+The worker stores one ``posts`` row per post id (``pipeline.storage.posts_table.post_row``: one
 slot per brand, the first mention of a brand gives its sentiment, falling back to the post's
 sentiment) and the materialized view ``mention_minute`` counts, per brand and minute of
 ``created_at`` (seconds truncated), ``uniqExact(id)`` of all posts and of the posts whose

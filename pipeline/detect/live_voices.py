@@ -25,7 +25,8 @@ from pipeline.core.brands import load_brands
 from pipeline.core.schema import Alert, RawPost
 from pipeline.detect.voice_digest import DIGEST_WINDOW, digest_alerts, window_start
 from pipeline.detect.voices import RisingVoice, VoiceTracker
-from pipeline.storage.repository import Repository, posts_since, raw_post_of
+from pipeline.storage.posts_table import raw_post_of
+from pipeline.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class LiveVoices:
 
     def _observe_new(self, repo: Repository) -> tuple[list[RisingVoice], int]:
         """Buffer rows stored since the last call; feed those the watermark has passed."""
-        rows = posts_since(repo, self._version)
+        rows = repo.posts_since(self._version)
         fresh = 0
         for row in rows:
             self._version = max(self._version, int(row["_version"]))

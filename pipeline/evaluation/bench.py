@@ -141,20 +141,18 @@ async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: fl
 
     wanted = {p.id for p in raw}
     before = (_hist(M.ENRICH_BATCH_POSTS), _hist(M.SINK_BATCH_POSTS))
-    vmax = await loop.run_in_executor(None, repo.ch.query, "SELECT max(_version) AS v FROM posts")
-    last = int(vmax[0]["v"] or 0)
+    last = await loop.run_in_executor(None, repo.posts.max_version)
     t_start, c_start = time.time(), time.process_time()
     producing = loop.run_in_executor(None, produce)
     seen: dict[str, float] = {}
     while len(seen) < len(raw) and time.time() - t_start < 1800:
-        rows = await loop.run_in_executor(None, repo.ch.query,
-                                          "SELECT id FROM posts WHERE _version > {v:UInt64}", {"v": last})
+        ids = await loop.run_in_executor(None, repo.posts.ids_since, last)
         now = time.time()
-        for r in rows:
-            if r["id"] in wanted:
-                seen.setdefault(r["id"], now)
-        vmax = await loop.run_in_executor(None, repo.ch.query, "SELECT max(_version) AS v FROM posts")
-        last = max(last, int(vmax[0]["v"] or 0) - 5_000_000)  # re-read the last 5 s of inserts
+        for i in ids:
+            if i in wanted:
+                seen.setdefault(i, now)
+        vmax = await loop.run_in_executor(None, repo.posts.max_version)
+        last = max(last, vmax - 5_000_000)  # re-read the last 5 s of inserts
         await asyncio.sleep(0.2)
     await producing
     cpu = (time.process_time() - c_start) * 1000 / len(raw)  # includes this producer and the polling

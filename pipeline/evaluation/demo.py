@@ -19,6 +19,8 @@ from typing import Any
 
 import typer
 
+from pipeline.storage.repository import Repository
+
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,19 +39,9 @@ def ensure_kafka(bootstrap: str) -> None:
     subprocess.run(["bash", str(script), "start"], check=True)
 
 
-def summarize(repo: Any) -> dict[str, Any]:
-    ch = repo.ch
-    brands = ch.query(
-        """
-        SELECT brand, count() AS posts,
-               countIf(s = 'negative') AS negative, countIf(s = 'positive') AS positive
-        FROM (SELECT id, brands, brand_sentiments FROM posts FINAL)
-        ARRAY JOIN brands AS brand, brand_sentiments AS s
-        GROUP BY brand ORDER BY posts DESC
-        """
-    )
-    alerts = ch.query("SELECT kind, subject_id, severity, window_start, window_end, explanation "
-                      "FROM alerts FINAL ORDER BY window_end")
+def summarize(repo: Repository) -> dict[str, Any]:
+    brands = repo.posts.brand_totals()
+    alerts = repo.alerts.summary()
     return {"posts": repo.count_posts(), "brands": brands, "alerts": alerts}
 
 

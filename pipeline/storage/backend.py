@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,7 +37,7 @@ class StorageError(RuntimeError):
 
 
 class ClickHouse(Protocol):
-    """What the pipeline and the API need from ClickHouse."""
+    """What the storage floor needs from ClickHouse (everything above it goes through the Repository)."""
 
     name: str
 
@@ -61,6 +61,7 @@ class ClickHouse(Protocol):
         ...
 
     def close(self) -> None:
+        """Release the session or connection; the backend is not used afterwards."""
         ...
 
 
@@ -120,6 +121,14 @@ def _convert(value: Any, ch_type: str) -> Any:
     return value
 
 
+class _DriverClient(Protocol):
+    """What :class:`DriverBackend` uses of ``clickhouse_driver.Client`` (the library is untyped)."""
+
+    def execute(self, query: str, params: Any = None, **kw: Any) -> Any: ...
+
+    def disconnect(self) -> None: ...
+
+
 class ChdbBackend:
     """Embedded ClickHouse (chDB). One process owns a data path; calls are serialised."""
 
@@ -136,20 +145,21 @@ class ChdbBackend:
         self._session.query(f"USE {self._database}")
         self._session.query("SET output_format_json_quote_64bit_integers = 0")
 
-    def _run(self, sql: str, fmt: str, params: Mapping[str, Any] | None) -> Any:
+    def _run(self, sql: str, fmt: str, params: Mapping[str, Any] | None) -> bytes:
+        """The statement's output in ``fmt``."""
         bound = {k: _to_chdb_literal(v) for k, v in (params or {}).items()}
         with self._lock:
             try:
-                return self._session.query(sql, fmt, params=bound) if bound else self._session.query(sql, fmt)
+                res = self._session.query(sql, fmt, params=bound) if bound else self._session.query(sql, fmt)
             except Exception as exc:  # chdb raises RuntimeError with the server message
                 raise StorageError(f"chdb: {exc}", retryable=False) from exc
+        return res.bytes() if hasattr(res, "bytes") else bytes(res)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(sql, "CSV", params)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        res = self._run(sql, "JSON", params)
-        raw = res.bytes() if hasattr(res, "bytes") else bytes(res)
+        raw = self._run(sql, "JSON", params)
         if not raw.strip():
             return []
         doc = orjson.loads(raw)
@@ -183,23 +193,23 @@ class DriverBackend:
         connect_timeout: float = 5.0, send_receive_timeout: float = 30.0,
     ) -> None:
         self._database = check_identifier(database)
-        self._kw = dict(
+        self._kw: dict[str, str | int | float] = dict(
             host=host, port=port, user=user, password=password,
             connect_timeout=connect_timeout, send_receive_timeout=send_receive_timeout,
         )
         self._lock = threading.RLock()
-        self._client: Any = None
+        self._client: _DriverClient | None = None
 
-    def _connect(self) -> Any:
+    def _connect(self) -> _DriverClient:
         from clickhouse_driver import Client
 
         if self._client is None:
-            bootstrap = Client(**self._kw)  # type: ignore[arg-type]
+            bootstrap = Client(**self._kw)
             try:
                 bootstrap.execute(f"CREATE DATABASE IF NOT EXISTS {self._database}")
             finally:
                 bootstrap.disconnect()
-            self._client = Client(database=self._database, **self._kw)  # type: ignore[arg-type]
+            self._client = Client(database=self._database, **self._kw)
         return self._client
 
     @staticmethod
@@ -213,6 +223,7 @@ class DriverBackend:
         return _PLACEHOLDER.sub(sub, sql.replace("%", "%%"))
 
     def _call(self, sql: str, params: Any = None, **kw: Any) -> Any:
+        """The driver's answer to ``sql`` (rows, or rows and column types): the driver boundary."""
         from clickhouse_driver import errors
 
         with self._lock:
@@ -288,5 +299,6 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False)
 
 
-def rows_of(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    return [dict(i) for i in items]
+def whole_seconds(value: datetime) -> datetime:
+    """``value`` at ClickHouse ``DateTime`` precision (microseconds dropped)."""
+    return value.replace(microsecond=0)

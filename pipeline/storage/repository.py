@@ -1,89 +1,33 @@
-"""Typed reads and writes of hypermicro tables, on either backend (same SQL)."""
+"""Typed reads and writes of hypermicro tables, on either backend (same SQL).
+
+:class:`Repository` is the one door to ClickHouse for the pipeline and the API: writes and the
+detectors' reads are its methods; the API's reads are its read objects (:mod:`pipeline.storage.reads`)
+and the roster's its stores (:mod:`pipeline.storage.roster`, :mod:`pipeline.storage.roster_posts`).
+"""
 
 from __future__ import annotations
 
 import base64
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from pipeline.core.clock import utc_now
 from pipeline.core.schema import Alert, EnrichedPost
-from pipeline.storage.backend import ClickHouse
-
-MONTHS_PER_INSERT = 50
-"""Distinct ``toYYYYMM(created_at)`` partitions per posts INSERT: half of ClickHouse's default
-``max_partitions_per_insert_block`` (100), so a batch with posts from any number of months is
-written in several inserts instead of failing (redelivered rows are deduplicated by id)."""
-
-
-def _ts(value: datetime) -> datetime:
-    return value.replace(microsecond=0)
-
-
-def post_row(e: EnrichedPost) -> dict[str, Any]:
-    """Flatten an EnrichedPost into a ``posts`` row (one brand per array slot)."""
-    p = e.post
-    by_brand: dict[str, Any] = {}
-    for b in e.brands:  # one slot per brand; first mention's rule and sentiment win
-        by_brand.setdefault(b.brand_id, b)
-    brands = list(by_brand.values())
-    return {
-        "id": p.id,
-        "source": p.source,
-        "url": p.url or "",
-        "created_at": _ts(p.created_at),
-        "collected_at": _ts(p.collected_at),
-        "enriched_at": _ts(e.enriched_at),
-        "text": p.text,
-        "lang": p.lang or "",
-        "language": e.language,
-        "author_id": p.author.id,
-        "author_handle": p.author.handle,
-        "author_name": p.author.display_name,
-        "author_followers": min(p.author.followers, 2**32 - 1),
-        "author_following": min(p.author.following, 2**32 - 1),
-        "reply_to_author": p.reply_to_author or "",
-        "reply_to_post": p.reply_to_post or "",
-        "repost_of_author": p.repost_of_author or "",
-        "quote_of_author": p.quote_of_author or "",
-        "mentions": list(p.mentions),
-        "hashtags": list(p.hashtags),
-        "links": list(p.links),
-        "likes": min(p.engagement.likes, 2**32 - 1),
-        "reposts": min(p.engagement.reposts, 2**32 - 1),
-        "replies": min(p.engagement.replies, 2**32 - 1),
-        "quotes": min(p.engagement.quotes, 2**32 - 1),
-        "brands": [b.brand_id for b in brands],
-        "brand_rules": [b.rule for b in brands],
-        "brand_sentiments": [b.sentiment or e.sentiment.label for b in brands],
-        "brand_scores": [float(b.sentiment_score if b.sentiment_score is not None else e.sentiment.score) for b in brands],
-        "sentiment_label": e.sentiment.label,
-        "sentiment_score": float(e.sentiment.score),
-        "sentiment_confidence": float(e.sentiment.confidence),
-        "topics": [t.topic_id for t in e.topics],
-        "topic_scores": [float(t.score) for t in e.topics],
-        "duplicate_of": e.duplicate_of or "",
-        "conversation_id": e.conversation_id or "",
-        "_partition": e.kafka_partition,
-        "_offset": e.kafka_offset,
-        "_version": time.time_ns() // 1000,
-    }
-
-
-def month_groups(posts: Sequence[EnrichedPost], months: int = MONTHS_PER_INSERT) -> list[list[EnrichedPost]]:
-    """Split ``posts`` (order kept within a month) into groups spanning at most ``months``
-    distinct calendar months of ``created_at`` (UTC), oldest first."""
-    by_month: dict[tuple[int, int], list[EnrichedPost]] = {}
-    for p in posts:
-        by_month.setdefault((p.post.created_at.year, p.post.created_at.month), []).append(p)
-    keys = sorted(by_month)
-    return [[p for k in keys[i:i + months] for p in by_month[k]] for i in range(0, len(keys), months)]
+from pipeline.storage.backend import ClickHouse, Row, whole_seconds
+from pipeline.storage.posts_table import REPLAY_COLUMNS, month_groups, post_row
+from pipeline.storage.reads.alerts import AlertReads
+from pipeline.storage.reads.conversations import ConversationReads
+from pipeline.storage.reads.mentions import MentionReads
+from pipeline.storage.reads.posts import PostReads
+from pipeline.storage.reads.voices import VoiceReads
+from pipeline.storage.roster import RosterStore
+from pipeline.storage.roster_posts import VoicePosts
 
 
 def alert_row(a: Alert) -> dict[str, Any]:
@@ -96,14 +40,14 @@ def alert_row(a: Alert) -> dict[str, Any]:
         "topic_id": a.subject.topic_id or "",
         "severity": a.severity,
         "score": float(a.score),
-        "window_start": _ts(a.window.start),
-        "window_end": _ts(a.window.end),
+        "window_start": whole_seconds(a.window.start),
+        "window_end": whole_seconds(a.window.end),
         "observed": float(a.observed),
         "expected": float(a.expected),
         "explanation": a.explanation,
         "incident_id": a.incident_id or "",
         "owners": list(a.owners),
-        "created_at": _ts(a.created_at),
+        "created_at": whole_seconds(a.created_at),
         "payload": a.model_dump_json(),
     }
 
@@ -124,15 +68,52 @@ WATERMARK_SUPPORT = 3
 have reached, so one or two outlier dates per partition cannot move it."""
 
 
+class RankedVoice(Protocol):
+    """One row of an emerging-voices ranking, as :meth:`Repository.replace_voices` stores it."""
+
+    @property
+    def author_id(self) -> str: ...
+    @property
+    def handle(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def growth(self) -> float: ...
+    @property
+    def reach(self) -> float: ...
+    @property
+    def resonance(self) -> float: ...
+    @property
+    def relevance(self) -> float: ...
+    @property
+    def reasons(self) -> Sequence[str]: ...
+
+
 class Repository:
-    """The pipeline's and API's view of ClickHouse."""
+    """The pipeline's and API's view of ClickHouse (every read and write of every table)."""
 
     def __init__(self, ch: ClickHouse) -> None:
         self.ch = ch
+        self.mentions = MentionReads(ch)
+        self.conversations = ConversationReads(ch)
+        self.voices = VoiceReads(ch)
+        self.alerts = AlertReads(ch)
+        self.posts = PostReads(ch)
+        self.roster = RosterStore(ch)
+        self.voice_posts = VoicePosts(ch)
+
+    @property
+    def backend(self) -> str:
+        """Which backend serves this repository (``chdb`` or ``server``)."""
+        return self.ch.name
+
+    def server_version(self) -> tuple[int, ...]:
+        """ClickHouse version as a tuple of ints (a cheap reachability check)."""
+        return self.ch.server_version()
 
     # -- writes -------------------------------------------------------------------------
     def insert_posts(self, posts: Sequence[EnrichedPost]) -> int:
-        """Insert posts, one INSERT per group of at most :data:`MONTHS_PER_INSERT` months."""
+        """Insert posts, one INSERT per group of at most :data:`~pipeline.storage.posts_table.MONTHS_PER_INSERT` months."""
         return sum(self.ch.insert("posts", [post_row(p) for p in group]) for group in month_groups(posts))
 
     def insert_alerts(self, alerts: Sequence[Alert]) -> int:
@@ -143,22 +124,22 @@ class Repository:
             "incident_id": incident_id, "alert_id": alert_id, "acked_by": by, "note": note, "acked_at": utc_now(whole_seconds=True),
         }])
 
-    def upsert_conversations(self, rows: Iterable[dict[str, Any]]) -> int:
+    def upsert_conversations(self, rows: Iterable[Mapping[str, Any]]) -> int:
         now = utc_now(whole_seconds=True)
         out = [{
             "conversation_id": r["conversation_id"],
             "label": r.get("label") or ", ".join(r.get("key_terms", [])[:3]),
             "key_terms": list(r.get("key_terms", [])),
             "size": int(r.get("size", 0)),
-            "first_seen": _ts(r["first_seen"]),
-            "last_seen": _ts(r["last_seen"]),
+            "first_seen": whole_seconds(r["first_seen"]),
+            "last_seen": whole_seconds(r["last_seen"]),
             "merged_into": r.get("merged_into") or "",
             "updated_at": now,
         } for r in rows]
         return self.ch.insert("conversations", out)
 
-    def replace_voices(self, subject_id: str, ranks: Sequence[Any]) -> int:
-        """Store a ranking snapshot (objects with author_id, handle, score, growth, reach, resonance, relevance, reasons)."""
+    def replace_voices(self, subject_id: str, ranks: Sequence[RankedVoice]) -> int:
+        """Store a ranking snapshot of ``subject_id``, best first."""
         now = utc_now(whole_seconds=True)
         rows = [{
             "subject_id": subject_id, "author_id": r.author_id, "handle": r.handle, "rank": i + 1,
@@ -174,8 +155,15 @@ class Repository:
 
     def latest_minute(self) -> datetime | None:
         """Newest minute in the per-minute aggregates (event time), or None when empty."""
-        rows = self.ch.query("SELECT count() AS n, max(minute) AS m FROM mention_minute")
-        return rows[0]["m"] if rows and int(rows[0]["n"]) else None
+        return self.mentions.latest_minute()
+
+    def posts_since(self, version: int, limit: int = 20000) -> list[Row]:
+        """Rows (:data:`~pipeline.storage.posts_table.REPLAY_COLUMNS`) written after ``version``
+        (the ``_version`` insert clock), in insert order."""
+        return self.ch.query(
+            f"SELECT {REPLAY_COLUMNS} FROM posts WHERE _version > {{v:UInt64}} ORDER BY _version LIMIT {{n:UInt32}}",
+            {"v": version, "n": limit},
+        )
 
     def low_watermark(self, active_within: timedelta = timedelta(minutes=10),
                       skew: timedelta = timedelta(minutes=5)) -> datetime | None:
@@ -195,7 +183,7 @@ class Repository:
                 ORDER BY created_at DESC LIMIT {k:UInt32} BY p
             ) GROUP BY p
             """,
-            {"since": _ts(now - active_within), "ceiling": _ts(now + skew), "k": WATERMARK_SUPPORT},
+            {"since": whole_seconds(now - active_within), "ceiling": whole_seconds(now + skew), "k": WATERMARK_SUPPORT},
         )
         return min(r["m"] for r in rows) if rows else None
 
@@ -204,7 +192,7 @@ class Repository:
         rows = self.ch.query(
             "SELECT count() AS n, min(minute) AS m FROM mention_minute "
             "WHERE minute >= {since:DateTime} AND has({kinds:Array(String)}, kind)",
-            {"since": _ts(since), "kinds": list(kinds)},
+            {"since": whole_seconds(since), "kinds": list(kinds)},
         )
         return rows[0]["m"] if rows and int(rows[0]["n"]) else None
 
@@ -225,7 +213,7 @@ class Repository:
             GROUP BY kind, subject, bucket
             ORDER BY bucket, kind, subject
             """,
-            {"b": int(bucket_s), "start": _ts(start), "end": _ts(end), "kinds": list(kinds)},
+            {"b": int(bucket_s), "start": whole_seconds(start), "end": whole_seconds(end), "kinds": list(kinds)},
         )
         return [BucketCount(r["kind"], r["subject"], r["bucket"], int(r["total"]), int(r["negative"])) for r in rows]
 
@@ -234,7 +222,7 @@ class Repository:
         """Store a detector's JSON ``state`` and the event time it has judged everything before."""
         blob = base64.b64encode(zlib.compress(orjson.dumps(state), 6)).decode("ascii")
         self.ch.insert("detector_state", [{
-            "name": name, "fed_until": _ts(fed_until), "state": blob, "saved_at": utc_now(whole_seconds=True),
+            "name": name, "fed_until": whole_seconds(fed_until), "state": blob, "saved_at": utc_now(whole_seconds=True),
             "version": time.time_ns(),
         }])
 
@@ -269,8 +257,8 @@ class Repository:
         reach (id, @handle, text, url), their authors, the negative share, conversations, and
         the texts of up to ``sample`` negative posts in the window and of the brand's posts in
         the ``baseline`` before it (for the terms that set the spike apart)."""
-        params = {"brand": brand, "start": _ts(start), "end": _ts(end), "limit": limit,
-                  "base": _ts(start - baseline), "sample": sample}
+        params = {"brand": brand, "start": whole_seconds(start), "end": whole_seconds(end), "limit": limit,
+                  "base": whole_seconds(start - baseline), "sample": sample}
         negative = "brand_sentiments[indexOf(brands, {brand:String})] = 'negative'"
         in_window = "has(brands, {brand:String}) AND created_at >= {start:DateTime} AND created_at < {end:DateTime}"
         posts = self.ch.query(
@@ -317,33 +305,3 @@ class Repository:
             "baseline_texts": [r["text"] for r in base_texts],
         }
 
-
-POST_FIELDS = """id, source, created_at, collected_at, text, language, author_id, author_handle, author_name,
-    author_followers, author_following, reply_to_author, reply_to_post, repost_of_author, quote_of_author,
-    mentions, hashtags, likes, reposts, replies, quotes, brands, topics, _version"""
-
-
-def raw_post_of(row: dict[str, Any]) -> Any:
-    """Rebuild the RawPost view of a ``posts`` row (for detectors that replay stored posts)."""
-    from pipeline.core.schema import RawPost
-
-    return RawPost.model_validate({
-        "id": row["id"], "source": row["source"], "created_at": row["created_at"],
-        "collected_at": row["collected_at"], "text": row["text"], "lang": row["language"] or None,
-        "author": {"id": row["author_id"], "handle": row["author_handle"], "display_name": row["author_name"],
-                   "followers": row["author_followers"], "following": row["author_following"]},
-        "reply_to_author": row["reply_to_author"], "reply_to_post": row["reply_to_post"],
-        "repost_of_author": row["repost_of_author"], "quote_of_author": row["quote_of_author"],
-        "mentions": row["mentions"], "hashtags": row["hashtags"],
-        "engagement": {"likes": row["likes"], "reposts": row["reposts"], "replies": row["replies"],
-                       "quotes": row["quotes"]},
-    })
-
-
-def posts_since(repo: Repository, version: int, limit: int = 20000) -> list[dict[str, Any]]:
-    """Rows written after ``version`` (the ``_version`` insert clock), oldest post first."""
-    return repo.ch.query(
-        f"SELECT {POST_FIELDS} FROM posts WHERE _version > {{v:UInt64}} "
-        "ORDER BY _version LIMIT {n:UInt32}",
-        {"v": version, "n": limit},
-    )

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pipeline.core.clock import utc_now
 from pipeline.core.roster import Person, Voice
-from pipeline.storage.backend import ClickHouse
+from pipeline.storage.backend import ClickHouse, whole_seconds
 
 VOICE_FIELDS = list(Voice.model_fields)
 PERSON_FIELDS = list(Person.model_fields)
@@ -141,9 +141,10 @@ class RosterStore:
 
     # -- the log --------------------------------------------------------------------------
     def _log(self, entity: str, entity_id: str, by: str, action: str, *, kind: str = "", note: str = "",
-             before: Any = None, after: Any = None, at: datetime | None = None) -> None:
+             before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
+             at: datetime | None = None) -> None:
         self.ch.insert("roster_changes", [{
-            "entity": entity, "entity_id": entity_id, "seq": _version(), "at": (at or utc_now()).replace(microsecond=0),
+            "entity": entity, "entity_id": entity_id, "seq": _version(), "at": whole_seconds(at or utc_now(whole_seconds=True)),
             "by": by, "action": action, "kind": kind, "note": note,
             "before": json.dumps(before, ensure_ascii=False) if before is not None else "",
             "after": json.dumps(after, ensure_ascii=False) if after is not None else "",

@@ -14,7 +14,8 @@ import pytest
 from pipeline.core.schema import BrandMention, EnrichedPost, RawPost, Sentiment
 from pipeline.storage.backend import ChdbBackend, ClickHouse, DriverBackend
 from pipeline.storage.migrate import migrate
-from pipeline.storage.repository import MONTHS_PER_INSERT, Repository, month_groups
+from pipeline.storage.posts_table import MONTHS_PER_INSERT, month_groups
+from pipeline.storage.repository import Repository
 
 
 def post_in_month(i: int) -> EnrichedPost:

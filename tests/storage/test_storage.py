@@ -60,11 +60,22 @@ def test_migrations_are_numbered_and_reversible(ch: ClickHouse) -> None:
 
 
 def test_declared_posts_columns_match_live_schema(ch: ClickHouse) -> None:
-    from pipeline.storage.repository import post_row
+    from pipeline.storage.posts_table import post_row
 
     live = {r["name"] for r in ch.query(
         "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'posts'")}
     assert set(post_row(enriched(1))) == live
+
+
+def test_the_one_posts_column_list_is_the_live_table(ch: ClickHouse) -> None:
+    from pipeline.storage.posts_table import POST_COLUMNS, columns, post_row
+
+    live = [(r["name"], r["type"]) for r in ch.query(
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'posts'")]
+    assert list(POST_COLUMNS) == live  # names, types and order
+    assert list(post_row(enriched(1))) == [name for name, _ in live]
+    with pytest.raises(ValueError, match="not a posts column: colour"):
+        columns("id", "colour")
 
 
 def test_redelivered_posts_are_stored_once_and_counted_once(ch: ClickHouse) -> None:
