@@ -12,7 +12,7 @@ Applying an acknowledgement twice is harmless (:meth:`IncidentBook.apply_acks`).
 
 from __future__ import annotations
 
-import inspect
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.alerts.incidents import IncidentBook
+from pipeline.storage.repository import RepositoryProvider
 
 INCIDENTS_DB = "incidents.sqlite3"
 
@@ -55,19 +56,13 @@ def acknowledge_in_book(settings: Any, incident_id: str, by: str) -> bool:
         book.close()
 
 
-def repository_ack_feed(repo_factory: Callable[[], Any]) -> AckFeed:
-    """An :data:`AckFeed` reading ``alert_acks`` through a Repository (sync or awaitable factory)."""
-    import asyncio
+def repository_ack_feed(repo_factory: RepositoryProvider) -> AckFeed:
+    """An :data:`AckFeed` reading ``alert_acks`` through the Repository."""
 
     async def feed(since: datetime | None) -> list[AckRecord]:
-        repo = repo_factory()
-        if inspect.isawaitable(repo):
-            repo = await repo
+        repo = await repo_factory()
         start = (since or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC)
-        rows = await asyncio.get_running_loop().run_in_executor(None, lambda: repo.ch.query(
-            "SELECT incident_id, acked_by, acked_at FROM alert_acks"
-            " WHERE incident_id != '' AND acked_at >= {since:DateTime} ORDER BY acked_at",
-            {"since": start}))
+        rows = await asyncio.get_running_loop().run_in_executor(None, repo.alerts.acks_since, start)
         return [AckRecord(r["incident_id"], r["acked_by"], _utc(r["acked_at"])) for r in rows]
 
     return feed

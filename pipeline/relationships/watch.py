@@ -22,8 +22,7 @@ from pipeline.core.clock import utc_now
 from pipeline.core.schema import Alert, AlertWindow, Evidence, SamplePost, Subject
 from pipeline.relationships.digest import build_digest, digest_alert, period_of
 from pipeline.relationships.people import load_people
-from pipeline.storage.roster import RosterStore
-from pipeline.storage.roster_posts import VoicePosts
+from pipeline.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +71,9 @@ class RosterWatch:
         self._digested: dict[str, datetime] = {}
         """Per person, the start of the last period whose digest was sent or found empty."""
 
-    def _digests(self, repo: Any, now: datetime) -> list[Alert]:
+    def _digests(self, repo: Repository, now: datetime) -> list[Alert]:
         """Digests of periods that ended since the last look (one per person and period)."""
-        store = RosterStore(repo.ch)
+        store = repo.roster
         try:
             people = {p.name: p for p in load_people(self.people_file)}
         except (OSError, ValueError) as exc:  # the API-managed people still get their digests
@@ -86,16 +85,16 @@ class RosterWatch:
             period = period_of(person, now)
             if period is None or self._digested.get(person.name) == period[0]:
                 continue
-            digest = build_digest(store, VoicePosts(repo.ch), person.name, *period)
+            digest = build_digest(store, repo.voice_posts, person.name, *period)
             self._digested[person.name] = period[0]  # after the read: a failed one is tried next pass
             if not digest.empty:
                 due.append(digest_alert(digest, self.public_url))
         stored = repo.stored_alert_ids([a.id for a in due])
         return [a for a in due if a.id not in stored]
 
-    def _scan(self, repo: Any) -> list[Alert]:
-        accounts = RosterStore(repo.ch).all_accounts()
-        posts = VoicePosts(repo.ch)
+    def _scan(self, repo: Repository) -> list[Alert]:
+        accounts = repo.roster.all_accounts()
+        posts = repo.voice_posts
         digests = self._digests(repo, utc_now(whole_seconds=True))
         stored_until = posts.max_version()
         if self.version is None:
@@ -117,7 +116,7 @@ class RosterWatch:
         stored = repo.stored_alert_ids([a.id for a in alerts])
         return [a for a in alerts if a.id not in stored] + digests
 
-    async def tick(self, repo: Any, emit: Callable[[Alert], Awaitable[Any]]) -> int:
+    async def tick(self, repo: Repository, emit: Callable[[Alert], Awaitable[Any]]) -> int:
         """Emit an alert for each new negative post by a rostered voice and the digests that are
         due; returns how many."""
         alerts = await asyncio.get_running_loop().run_in_executor(None, self._scan, repo)

@@ -38,10 +38,10 @@ from pipeline.core.schema import Alert, EnrichedPost, RawPost
 from pipeline.core.settings import Settings, topic_name
 from pipeline.enrich import Enricher, build_enricher
 from pipeline.runtime.live import DetectorService, LiveDetector
-from pipeline.runtime.ports import AlertPublisher, RepositoryProvider
+from pipeline.runtime.ports import AlertPublisher
 from pipeline.storage.backend import StorageError, connect
 from pipeline.storage.migrate import migrate
-from pipeline.storage.repository import Repository
+from pipeline.storage.repository import Repository, RepositoryProvider
 
 log = logging.getLogger(__name__)
 

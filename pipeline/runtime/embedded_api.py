@@ -12,7 +12,7 @@ from faust.contrib.asgi import AsgiService
 from pipeline.api.app import create_api
 from pipeline.core.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
 from pipeline.core.settings import Settings
-from pipeline.runtime.ports import RepositoryProvider
+from pipeline.storage.repository import RepositoryProvider
 
 
 def api_service(settings: Settings, repository: RepositoryProvider) -> type[AsgiService]:

@@ -51,8 +51,8 @@ from pipeline.detect.evidence import distinctive_terms
 from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
 from pipeline.detect.spikes import Detection, Sensitivity, SpikeMonitor, brand_overrides
 from pipeline.relationships.watch import RosterWatch
-from pipeline.runtime.ports import AlertPublisher, RepositoryProvider
-from pipeline.storage.repository import BucketCount, Repository
+from pipeline.runtime.ports import AlertPublisher
+from pipeline.storage.repository import BucketCount, Repository, RepositoryProvider
 
 log = logging.getLogger(__name__)
 

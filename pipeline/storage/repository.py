@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import time
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -305,3 +305,6 @@ class Repository:
             "baseline_texts": [r["text"] for r in base_texts],
         }
 
+
+RepositoryProvider = Callable[[], Awaitable[Repository]]
+"""The process's one Repository, built on first use (waits while ClickHouse is unreachable)."""

@@ -18,7 +18,7 @@ from pipeline.alerts.owners import OwnerDirectory
 from pipeline.alerts.routing import Router
 from pipeline.api.app import create_api
 from pipeline.core.settings import load_settings
-from pipeline.storage.repository import Repository
+from pipeline.storage.repository import Repository, RepositoryProvider
 from tests.alerts.alerts_support import FIXTURES, make_alert
 from tests.api.conftest import api_settings, read_headers
 
@@ -95,7 +95,7 @@ def test_worker_on_another_host_applies_api_acks_before_paging(seeded_repo: Repo
     router = Router(default_routing({}), OwnerDirectory.from_files(FIXTURES / "brands.yaml", None))
     dispatcher = AlertDispatcher({}, router, IncidentBook(worker_state / INCIDENTS_DB),
                                  Outbox(worker_state / "outbox.sqlite3"),
-                                 ack_feed=repository_ack_feed(lambda: seeded_repo))
+                                 ack_feed=repository_ack_feed(_provider(seeded_repo)))
     try:
         admission = asyncio.run(dispatcher.review(make_alert(minute=1, observed=150, subject_id="acme")))
         assert (admission.delivered, admission.reason) == (False, "acknowledged")
@@ -106,3 +106,9 @@ def test_worker_on_another_host_applies_api_acks_before_paging(seeded_repo: Repo
         assert (worse.deliver, worse.reason) == (True, "escalation")  # it got worse: paging resumes
     finally:
         dispatcher.close()
+
+
+def _provider(repo: Repository) -> RepositoryProvider:
+    async def provide() -> Repository:
+        return repo
+    return provide

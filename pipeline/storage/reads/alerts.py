@@ -38,6 +38,13 @@ class AlertReads:
     def __init__(self, ch: ClickHouse) -> None:
         self._ch = ch
 
+    def acks_since(self, since: datetime) -> list[Row]:
+        """Acknowledgements of incidents (``incident_id``, ``acked_by``, ``acked_at``) since ``since``, oldest first."""
+        return self._ch.query(
+            "SELECT incident_id, acked_by, acked_at FROM alert_acks"
+            " WHERE incident_id != '' AND acked_at >= {since:DateTime} ORDER BY acked_at",
+            {"since": since})
+
     def page(self, f: AlertFilter, limit: int, after: Keyset | None) -> tuple[list[Row], Keyset | None]:
         """Alerts most severe first, newest first within a severity (a critical spike is never buried
         under rising-voice information), keyset-paginated on (severity, created_at, id); the next
