@@ -161,7 +161,8 @@ def connect_command(
 
     from connectors.base import CheckError
     from connectors.registry import get_connector
-    from connectors.runner import RunnerOptions, run_connector
+    from connectors.run_types import RunnerOptions
+    from connectors.runner import run_connector
 
     try:
         cls = get_connector(name)

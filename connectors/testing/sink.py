@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector
-from connectors.runner import RunnerOptions, RunResult, run_connector
+from connectors.run_types import RunnerOptions, RunResult
+from connectors.runner import run_connector
 from pipeline.core.kafka import DeliveryError
 from pipeline.core.schema import DeadLetter, RawPost
 
