@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,17 @@ class SourceError(Exception):
 
 class AuthError(SourceError):
     """The source refused the credentials (HTTP 401/403)."""
+
+
+class Sink(Protocol):
+    """Where posts go: :class:`pipeline.core.kafka.PostProducer` (or a test double). What ``send``
+    returns (a future) is not used: delivery is confirmed by ``flush``, which raises on failure."""
+
+    def send(self, post: RawPost, topic: str | None = None) -> object: ...
+
+    def send_raw(self, key: bytes | None, value: bytes, topic: str | None = None) -> object: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
 
 
 class ConnectorSpec(BaseSettings):
@@ -81,7 +92,7 @@ class ConnectorSpec(BaseSettings):
         return out
 
 
-SpecT = TypeVar("SpecT", bound=ConnectorSpec)
+SpecT = TypeVar("SpecT", bound=ConnectorSpec, covariant=True)
 
 
 @dataclass
@@ -161,12 +172,13 @@ class Connector(ABC, Generic[SpecT]):
         """Set by the runner on shutdown (SIGTERM); long waits should use ``stop_event.wait``."""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None = None, secrets_dir: Path | None = None) -> Connector[Any]:
+    def from_config(cls, config: Mapping[str, Any] | None = None, secrets_dir: Path | None = None) -> Connector[ConnectorSpec]:
         """Build the connector from a config mapping plus the environment and a secrets directory."""
         kwargs: dict[str, Any] = dict(config or {})
         if secrets_dir is not None:
             kwargs["_secrets_dir"] = str(secrets_dir)
-        return cls(cls.spec_class(**kwargs))  # type: ignore[arg-type]
+        # spec_class is the SpecT of the subclass (a ClassVar cannot be typed with SpecT itself)
+        return cls(cast(SpecT, cls.spec_class(**kwargs)))
 
     @classmethod
     def summary(cls) -> str:
@@ -193,6 +205,6 @@ class PushConnector(Connector[SpecT]):
         return []
 
     @abstractmethod
-    def serve(self, sink: Any, dlq_topic: str | None) -> None:
+    def serve(self, sink: Sink, dlq_topic: str | None) -> None:
         """Accept posts until ``self.stop_event`` is set; produce each accepted post to ``sink``
         (a :class:`pipeline.core.kafka.PostProducer`) and flush before acknowledging the sender."""

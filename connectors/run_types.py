@@ -1,30 +1,19 @@
-"""What a connector run is configured with (:class:`RunnerOptions`), where its posts go
-(:class:`Sink`) and what it reports (:class:`RunResult`, one :class:`StreamResult` per stream)."""
+"""What a connector run is configured with (:class:`RunnerOptions`) and what it reports
+(:class:`RunResult`, one :class:`StreamResult` per stream)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from connectors.state import DEFAULT_SEEN_CAPACITY, DEFAULT_STATE_DIR
 from pipeline.core.bounds import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_FUTURE_S
 from pipeline.core.kafka import DEFAULT_BOOTSTRAP
-from pipeline.core.schema import RawPost
 from pipeline.core.topics import DLQ, RAW_POSTS
 
-__all__ = ["RunResult", "RunnerOptions", "Sink", "StreamResult"]
-
-
-class Sink(Protocol):
-    """Where posts go: :class:`pipeline.core.kafka.PostProducer` (or a test double)."""
-
-    def send(self, post: RawPost, topic: str | None = None) -> Any: ...
-
-    def send_raw(self, key: bytes | None, value: bytes, topic: str | None = None) -> Any: ...
-
-    def flush(self, timeout: float | None = None) -> None: ...
+__all__ = ["RunResult", "RunnerOptions", "StreamResult"]
 
 
 @dataclass

@@ -29,10 +29,10 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from connectors.base import Connector, PushConnector
-from connectors.run_types import RunnerOptions, RunResult, Sink
+from connectors.base import Connector, ConnectorSpec, PushConnector, Sink
+from connectors.run_types import RunnerOptions, RunResult
 from connectors.state import SeenIds, StateStore
 from connectors.stream_runner import StreamRunner
 from pipeline.core.bounds import Bounds
@@ -61,7 +61,7 @@ def _install_signals(stop: threading.Event) -> Callable[[], None]:
 
 
 def run_connector(
-    connector: Connector[Any],
+    connector: Connector[ConnectorSpec],
     options: RunnerOptions | None = None,
     *,
     once: bool = False,

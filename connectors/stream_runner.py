@@ -13,9 +13,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors import metrics
-from connectors.base import AuthError, Connector, SourceError, StateUpdate, Stream
+from connectors.base import (
+    AuthError,
+    Connector,
+    ConnectorSpec,
+    Sink,
+    SourceError,
+    StateUpdate,
+    Stream,
+)
 from connectors.http import ShutdownRequested
-from connectors.run_types import RunnerOptions, Sink, StreamResult
+from connectors.run_types import RunnerOptions, StreamResult
 from connectors.state import SeenIds, StateStore, StreamState
 from pipeline.core.bounds import Bounds, check_post
 from pipeline.core.decode import dead_letter
@@ -60,7 +68,7 @@ class StreamRunner:
 
     def __init__(
         self,
-        connector: Connector[Any],
+        connector: Connector[ConnectorSpec],
         stream: Stream,
         sink: Sink,
         store: StateStore,

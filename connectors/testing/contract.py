@@ -91,7 +91,7 @@ def _secret_values(spec: ConnectorSpec) -> list[str]:
 
 
 def contract_tests(
-    connector_cls: type[Connector[Any]],
+    connector_cls: type[Connector[ConnectorSpec]],
     *,
     config: Callable[[Any], dict[str, Any]],
     source: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
@@ -122,7 +122,7 @@ def contract_tests(
     open_source: Callable[[], contextlib.AbstractContextManager[Any]] = opener
     fast = {"max_attempts": 2, "timeout_s": 2.0, "max_backoff_s": 0.2, "requests_per_s": 1000.0, "burst": 1000}
 
-    def build(src: Any, **overrides: Any) -> Connector[Any]:
+    def build(src: Any, **overrides: Any) -> Connector[ConnectorSpec]:
         return connector_cls.from_config({**config(_source_of(src)), **overrides})
 
     def unreachable_config(src: Any) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Connector
+from connectors.base import Connector, ConnectorSpec
 from connectors.run_types import RunnerOptions, RunResult
 from connectors.runner import run_connector
 from pipeline.core.kafka import DeliveryError
@@ -76,7 +76,7 @@ class MemorySink:
 
 
 def run_once(
-    connector: Connector[Any],
+    connector: Connector[ConnectorSpec],
     state_dir: Path,
     sink: MemorySink | None = None,
     **options: Any,  # RunnerOptions fields

@@ -203,7 +203,7 @@ class SentimentHead:
         arrays = {**self.mlp.arrays("mlp_"), **self.ngram.arrays("ngram_"),
                   "stack_coef": self.stacker.coef.astype(np.float32),
                   "stack_intercept": self.stacker.intercept.astype(np.float32)}
-        np.savez_compressed(directory / HEAD_FILE, **arrays)  # type: ignore[arg-type]  # numpy stub: allow_pickle
+        np.savez_compressed(directory / HEAD_FILE, allow_pickle=False, **arrays)  # plain arrays: no pickles
         config = {**self.config, "classes": list(CLASSES), "use_vader": self.use_vader,
                   "word_ngrams": list(self.ngram.word_ngrams), "char_ngrams": list(self.ngram.char_ngrams)}
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
