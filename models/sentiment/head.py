@@ -17,12 +17,15 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 CLASSES = ("negative", "neutral", "positive")
 HEAD_FILE = "head.npz"
@@ -81,7 +84,7 @@ class PooledMLP:
         }
 
     @classmethod
-    def from_arrays(cls, a: Any, prefix: str) -> PooledMLP:
+    def from_arrays(cls, a: Mapping[str, np.ndarray], prefix: str) -> PooledMLP:
         f32 = {k: np.asarray(a[prefix + k], dtype=np.float32) for k in ("mean", "scale", "w1", "b1", "w2", "b2")}
         return cls(**f32)
 
@@ -110,7 +113,7 @@ class NgramModel:
             ngram_range=self.char_ngrams, lowercase=False, dtype=np.float32,
         )
 
-    def transform(self, normalized: Sequence[str]) -> Any:
+    def transform(self, normalized: Sequence[str]) -> sp.csr_matrix:
         """Sparse TF-IDF matrix of already-normalised texts (same as the training vectorisers)."""
         import scipy.sparse as sp
         from sklearn.preprocessing import normalize
@@ -136,7 +139,8 @@ class NgramModel:
         }
 
     @classmethod
-    def from_arrays(cls, a: Any, prefix: str, word_ngrams: Sequence[int], char_ngrams: Sequence[int]) -> NgramModel:
+    def from_arrays(cls, a: Mapping[str, np.ndarray], prefix: str, word_ngrams: Sequence[int],
+                    char_ngrams: Sequence[int]) -> NgramModel:
         return cls(
             a[prefix + "word_vocab"].tolist(), a[prefix + "char_vocab"].tolist(), a[prefix + "idf"],
             a[prefix + "coef"], a[prefix + "intercept"],
