@@ -92,6 +92,13 @@ class ConnectorSpec(BaseSettings):
         return out
 
 
+Record = Any
+"""One record as its source gave it (decoded JSON, a feed entry): a boundary value that only its
+stream's ``key_of``/``cursor_of``/``to_post`` interpret."""
+Cursor = Any
+"""A stream's position: a comparable, JSON-serialisable value from a record (a timestamp, an id)
+or ``None``; saved in the stream's state file."""
+
 SpecT = TypeVar("SpecT", bound=ConnectorSpec, covariant=True)
 
 
@@ -104,7 +111,7 @@ class StateUpdate:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def dotted_get(item: Any, path: str) -> Any:
+def dotted_get(item: Record, path: str) -> Any:
     """``item["a"]["b"]`` for ``"a.b"`` (attributes for objects); ``None`` when missing."""
     cur = item
     for part in path.split("."):
@@ -130,7 +137,7 @@ class Stream(ABC):
     streaming: bool = False
 
     @abstractmethod
-    def read(self, state: Mapping[str, Any]) -> Iterator[Any]:
+    def read(self, state: Mapping[str, Any]) -> Iterator[Record | StateUpdate | None]:
         """Yield the source's records newer than ``state`` (``state["cursor"]`` is the largest
         acknowledged cursor value or ``None``; other keys come from :class:`StateUpdate`).
 
@@ -142,18 +149,18 @@ class Stream(ABC):
         """
 
     @abstractmethod
-    def to_post(self, record: Any) -> RawPost | dict[str, Any]:
+    def to_post(self, record: Record) -> RawPost | dict[str, Any]:
         """Normalise one record into a RawPost (or its interchange dict). Raise ``ValueError``
         for a record that cannot be a post; the runner dead-letters it with the error."""
 
-    def key_of(self, record: Any) -> str:
+    def key_of(self, record: Record) -> str:
         """The record's primary-key value, as a string."""
         value = dotted_get(record, self.primary_key)
         if value is None or value == "":
             raise ValueError(f"record has no {self.primary_key!r}")
         return str(value)
 
-    def cursor_of(self, record: Any) -> Any:
+    def cursor_of(self, record: Record) -> Cursor:
         """The record's cursor value (comparable, JSON-serialisable) or ``None``."""
         return None if self.cursor_field is None else dotted_get(record, self.cursor_field)
 

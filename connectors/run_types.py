@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from connectors.base import Cursor
 from connectors.state import DEFAULT_SEEN_CAPACITY, DEFAULT_STATE_DIR
 from pipeline.core.bounds import DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_FUTURE_S
 from pipeline.core.kafka import DEFAULT_BOOTSTRAP
@@ -66,8 +67,8 @@ class StreamResult:
     duplicates: int = 0
     invalid: int = 0
     checkpoints: int = 0
-    cursor: Any = None
-    cursors: list[Any] = field(default_factory=list)
+    cursor: Cursor = None
+    cursors: list[Cursor] = field(default_factory=list)
     """The cursor saved at each checkpoint, in order."""
     error: str | None = None
 

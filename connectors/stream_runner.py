@@ -17,6 +17,8 @@ from connectors.base import (
     AuthError,
     Connector,
     ConnectorSpec,
+    Cursor,
+    Record,
     Sink,
     SourceError,
     StateUpdate,
@@ -34,7 +36,7 @@ __all__ = ["StreamRunner"]
 log = logging.getLogger(__name__)
 
 
-def _max_cursor(a: Any, b: Any) -> Any:
+def _max_cursor(a: Cursor, b: Cursor) -> Cursor:
     if a is None:
         return b
     if b is None:
@@ -45,7 +47,7 @@ def _max_cursor(a: Any, b: Any) -> Any:
         return b if str(b) > str(a) else a
 
 
-def _older(cursor: Any, saved: Any) -> bool:
+def _older(cursor: Cursor, saved: Cursor) -> bool:
     """True when ``cursor`` sorts strictly before ``saved`` (False when not comparable)."""
     if cursor is None or saved is None:
         return False
@@ -55,7 +57,7 @@ def _older(cursor: Any, saved: Any) -> bool:
         return False
 
 
-def _jsonable(record: Any) -> bytes:
+def _jsonable(record: Record) -> bytes:
     if isinstance(record, bytes):
         return record
     if hasattr(record, "model_dump_json"):
@@ -123,7 +125,7 @@ class StreamRunner:
             self.checkpoint()
 
     # -- records -------------------------------------------------------------
-    def _dead_letter(self, record: Any, exc: Exception) -> None:
+    def _dead_letter(self, record: Record, exc: Exception) -> None:
         self.result.invalid += 1
         metrics.INVALID.labels(*self.labels).inc()
         message = str(exc).replace("\n", " ")[:500]
@@ -134,7 +136,7 @@ class StreamRunner:
             letter.error_type = type(exc).__name__
             self.sink.send_raw(None, letter.model_dump_json().encode(), self.options.dlq_topic)
 
-    def _normalise(self, record: Any) -> RawPost:
+    def _normalise(self, record: Record) -> RawPost:
         out = self.stream.to_post(record)
         if isinstance(out, RawPost):
             return out
@@ -144,10 +146,10 @@ class StreamRunner:
             out = {**out, "source": self.connector.name}
         return RawPost.model_validate(out)
 
-    def _post(self, record: Any) -> RawPost:
+    def _post(self, record: Record) -> RawPost:
         return check_post(self._normalise(record), self.bounds)
 
-    def handle(self, record: Any) -> None:
+    def handle(self, record: Record) -> None:
         """Dedupe, normalise, produce one record and advance the pending cursor."""
         self._since_ckpt += 1
         self._dirty = True
@@ -185,7 +187,8 @@ class StreamRunner:
     def _one_pass(self) -> bool:
         """Read the stream once. Returns True when the stream should end (limits reached)."""
         last_record = time.monotonic()
-        gen: Iterator[Any] = iter(self.stream.read(self.state.view() | {"cursor": self._pending_cursor}))
+        state = self.state.view() | {"cursor": self._pending_cursor}
+        gen: Iterator[Record | StateUpdate | None] = iter(self.stream.read(state))
         try:
             for item in gen:
                 if self.stop.is_set():

@@ -11,7 +11,16 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from connectors.base import CheckError, Connector, ConnectorSpec, SourceError, StateUpdate, Stream
+from connectors.base import (
+    CheckError,
+    Connector,
+    ConnectorSpec,
+    Cursor,
+    Record,
+    SourceError,
+    StateUpdate,
+    Stream,
+)
 from connectors.testing.servers import (
     Action,
     Delay,
@@ -66,7 +75,7 @@ class _CrashAfter(Stream):
         self.name, self.primary_key = inner.name, inner.primary_key
         self.cursor_field, self.streaming = inner.cursor_field, inner.streaming
 
-    def read(self, state: Mapping[str, Any]) -> Iterator[Any]:
+    def read(self, state: Mapping[str, Any]) -> Iterator[Record | StateUpdate | None]:
         count = 0
         for item in self.inner.read(state):
             yield item
@@ -75,13 +84,13 @@ class _CrashAfter(Stream):
                 if count >= self.n:
                     raise SourceError("simulated crash of the source")
 
-    def to_post(self, record: Any) -> Any:
+    def to_post(self, record: Record) -> RawPost | dict[str, Any]:
         return self.inner.to_post(record)
 
-    def key_of(self, record: Any) -> str:
+    def key_of(self, record: Record) -> str:
         return self.inner.key_of(record)
 
-    def cursor_of(self, record: Any) -> Any:
+    def cursor_of(self, record: Record) -> Cursor:
         return self.inner.cursor_of(record)
 
 
