@@ -268,7 +268,7 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
         self.model.max_seq_length = max_length
-        transformer: Any = self.model[0]
+        transformer: Any = self.model[0]  # sentence-transformers' Transformer (torch types submodules loosely)
         transformer.auto_model.config.output_hidden_states = True
         self.batch_size = batch_size
 

@@ -26,6 +26,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 CLASSES = ("negative", "neutral", "positive")
 HEAD_FILE = "head.npz"
@@ -149,7 +150,7 @@ class NgramModel:
         )
 
 
-_vader: Any = None
+_vader: SentimentIntensityAnalyzer | None = None
 
 
 def vader_features(texts: Sequence[str]) -> np.ndarray:
