@@ -12,10 +12,9 @@ from pathlib import Path
 
 from models.base import registry
 from models.brands.config import BrandConfig, BrandConfigError, load_brands, parse_brands
-from models.brands.matcher import SpacyBrandMatcher
+from models.brands.matcher import SpacyBrandMatcher, fold
 from models.brands.query import QuerySyntaxError, parse, to_string
 from models.brands.targeted import brand_sentiments, brand_sentiments_batch, split_clauses
-from models.brands.tokenizer import fold
 
 __all__ = [
     "BrandConfig",

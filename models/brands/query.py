@@ -1,4 +1,4 @@
-"""Boolean brand-query language: AST, recursive-descent parser and printer.
+"""Boolean brand-query language: lexer, recursive-descent parser, AST and printer.
 
 Grammar (operators are UPPER CASE; lower-case ``and``/``or``/``not`` are ordinary words)::
 
@@ -19,29 +19,41 @@ their value is a word or a quoted string and may end with ``*``. A bare word con
 is always read as a field, so quote a literal term such as ``"re:invent"``.
 
 This module is pure Python (no spaCy); the matcher compiles the AST's terms into spaCy
-patterns. Every syntax problem raises :class:`QuerySyntaxError` with a 1-based column. The
-lexer is :mod:`models.brands.query_lexer`.
+patterns. Every syntax problem raises :class:`QuerySyntaxError` with a 1-based column.
+
+Why one module of ~410 lines: it is one small language (grammar above, AST, lexer, parser,
+printer) whose parts change together; the printer must round-trip what the lexer accepts
+(``parse(to_string(ast)) == ast``), and split files would scatter that grammar.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal, TypeGuard
 
-from models.brands.query_lexer import (
-    KEYWORDS,
-    SPECIAL,
-    FieldName,
-    QuerySyntaxError,
-    Tok,
-    is_field_name,
-    lex,
-)
-
-__all__ = ["And", "Field", "Near", "Node", "Not", "Or", "QuerySyntaxError", "Term", "has_anchor", "is_span_node",
-           "iter_terms", "parse", "to_string"]
-
+FIELDS: tuple[str, ...] = ("author", "lang", "source")
+FieldName = Literal["author", "lang", "source"]
+KEYWORDS: frozenset[str] = frozenset({"AND", "OR", "NOT", "NEAR"})
+MAX_NEAR = 1000
 MAX_DEPTH = 50
+_SPECIAL = set('()"')
+_NEAR_RE = re.compile(r"NEAR/(\d{1,6})(f?)")
+
+
+def is_field_name(name: str) -> TypeGuard[FieldName]:
+    """True for the names of :data:`FIELDS`."""
+    return name in FIELDS
+
+
+class QuerySyntaxError(ValueError):
+    """A query that does not parse; ``column`` is 1-based (0 when not tied to a position)."""
+
+    def __init__(self, message: str, column: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
 
 
 # --------------------------------------------------------------------------- AST
@@ -134,6 +146,130 @@ def has_anchor(node: Node) -> bool:
     return all(has_anchor(c) for c in node.children)
 
 
+# --------------------------------------------------------------------------- lexer
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # LP RP WORD PHRASE FIELD AND OR NOT NEAR END
+    col: int
+    text: str = ""
+    value: str = ""  # field value
+    distance: int = 0
+    ordered: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "END":
+            return "end of query"
+        if self.kind in ("LP", "RP"):
+            return f"'{self.text}'"
+        if self.kind in ("AND", "OR", "NOT", "NEAR"):
+            return self.text
+        if self.kind == "PHRASE":
+            return f'"{self.text}"'
+        return f"'{self.text}'"
+
+
+def _check_word(word: str, col: int) -> None:
+    star = word.find("*")
+    if star == -1:
+        return
+    if star != len(word) - 1:
+        raise QuerySyntaxError(
+            f"wildcard '*' is only allowed at the end of a word at column {col + star}, found {word!r}",
+            col + star,
+        )
+    if len(word.lstrip("#@")) < 3:
+        raise QuerySyntaxError(
+            f"wildcard needs at least 2 characters before '*' at column {col}, found {word!r}", col
+        )
+
+
+def _check_phrase(text: str, col: int) -> str:
+    words = text.split()
+    if not words:
+        raise QuerySyntaxError(f"empty phrase at column {col}", col)
+    for w in words:
+        _check_word(w, col)
+    return " ".join(words)
+
+
+def _read_quoted(q: str, i: int) -> tuple[str, int]:
+    """``q[i] == '"'``; return the raw contents and the index after the closing quote."""
+    end = q.find('"', i + 1)
+    if end == -1:
+        raise QuerySyntaxError(
+            f"unterminated quote starting at column {i + 1}, expected '\"'", i + 1
+        )
+    return q[i + 1 : end], end + 1
+
+
+def _lex(q: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(q)
+    while i < n:
+        ch = q[i]
+        col = i + 1
+        if ch.isspace():
+            i += 1
+            continue
+        if ch in "()":
+            toks.append(_Tok("LP" if ch == "(" else "RP", col, ch))
+            i += 1
+            continue
+        if ch == '"':
+            raw, i = _read_quoted(q, i)
+            toks.append(_Tok("PHRASE", col, _check_phrase(raw, col)))
+            continue
+        j = i
+        while j < n and not q[j].isspace() and q[j] not in _SPECIAL:
+            j += 1
+        word = q[i:j]
+        i = j
+        if word in ("AND", "OR", "NOT"):
+            toks.append(_Tok(word, col, word))
+            continue
+        if word == "NEAR" or word.startswith("NEAR/"):
+            m = _NEAR_RE.fullmatch(word)
+            if not m:
+                raise QuerySyntaxError(
+                    f"expected NEAR/<n> or NEAR/<n>f at column {col}, found {word!r}", col
+                )
+            dist = int(m.group(1))
+            if dist > MAX_NEAR:
+                raise QuerySyntaxError(
+                    f"NEAR distance must be between 0 and {MAX_NEAR} at column {col}, found {dist}",
+                    col,
+                )
+            toks.append(_Tok("NEAR", col, word, distance=dist, ordered=bool(m.group(2))))
+            continue
+        if ":" in word:
+            name, value = word.split(":", 1)
+            if name not in FIELDS:
+                raise QuerySyntaxError(
+                    f"unknown field {name + ':'!r} at column {col}, expected one of "
+                    f"{', '.join(f + ':' for f in FIELDS)} (quote a term that contains ':')",
+                    col,
+                )
+            if not value and i < n and q[i] == '"':
+                raw, i = _read_quoted(q, i)
+                value = " ".join(raw.split())
+            if not value:
+                raise QuerySyntaxError(
+                    f"expected a value after '{name}:' at column {col + len(name) + 1}", col
+                )
+            if "*" in value[:-1] or value == "*":
+                raise QuerySyntaxError(
+                    f"wildcard '*' is only allowed at the end of a field value at column {col}", col
+                )
+            toks.append(_Tok("FIELD", col, name, value=value))
+            continue
+        _check_word(word, col)
+        toks.append(_Tok("WORD", col, word))
+    toks.append(_Tok("END", n + 1))
+    return toks
+
+
 # --------------------------------------------------------------------------- parser
 
 _STARTS_UNARY = {"WORD", "PHRASE", "FIELD", "LP", "NOT"}
@@ -141,7 +277,7 @@ _STARTS_UNARY = {"WORD", "PHRASE", "FIELD", "LP", "NOT"}
 
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.toks = lex(text)
+        self.toks = _lex(text)
         self.pos = 0
         self.depth = 0
 
@@ -154,10 +290,10 @@ class _Parser:
             )
 
     @property
-    def cur(self) -> Tok:
+    def cur(self) -> _Tok:
         return self.toks[self.pos]
 
-    def _take(self) -> Tok:
+    def _take(self) -> _Tok:
         tok = self.toks[self.pos]
         self.pos += 1
         return tok
@@ -254,7 +390,7 @@ def parse(text: str) -> Node:
 def _needs_quotes(text: str) -> bool:
     return (
         " " in text
-        or any(c in SPECIAL or c == ":" or c.isspace() for c in text)
+        or any(c in _SPECIAL or c == ":" or c.isspace() for c in text)
         or text in KEYWORDS
         or text.startswith("NEAR/")
     )

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.brands.query import (
+    FIELDS,
     And,
     Field,
     Near,
@@ -18,7 +19,6 @@ from models.brands.query import (
     parse,
     to_string,
 )
-from models.brands.query_lexer import FIELDS
 
 
 def test_precedence_near_binds_tightest_then_not_and_or() -> None:
