@@ -1,5 +1,5 @@
-"""Helpers for integration tests: Kafka lag and topic reads; the worker subprocess and the webhook
-receiver come from :mod:`pipeline.evaluation.live_stack` (re-exported here)."""
+"""Helpers for integration tests: Kafka lag, committed offsets, topic reads, waiting. The worker
+subprocess and the webhook receiver are in :mod:`pipeline.evaluation.live_stack`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from pipeline.evaluation.live_stack import WebhookReceiver, start_worker, stop_worker
-
 REPO = Path(__file__).resolve().parents[2]
-__all__ = ["REPO", "WebhookReceiver", "committed", "end_offsets", "lag", "read_topic", "start_worker", "stop_worker",
-           "wait_until"]
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
