@@ -149,6 +149,10 @@ def synthetic_brands(n: int = 20) -> list[dict[str, object]]:
     return out
 
 
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
+
+
 def synthetic_posts(brands: list[dict[str, object]], n: int, seed: int = 1) -> list[str]:
     """Tweet-length texts (15-30 tokens); about 30% mention one or two brands in some form."""
     rng = random.Random(seed)
@@ -158,13 +162,8 @@ def synthetic_posts(brands: list[dict[str, object]], n: int, seed: int = 1) -> l
         if rng.random() < 0.3:
             for _ in range(rng.randint(1, 2)):
                 b = rng.choice(brands)
-                forms = [
-                    b["name"],
-                    *b["aliases"],
-                    *b["handles"],
-                    *b["hashtags"],
-                    *b["misspellings"],
-                ]  # type: ignore[misc]
+                forms = [str(b["name"])] + [str(v) for key in ("aliases", "handles", "hashtags", "misspellings")
+                                            for v in _as_list(b[key])]
                 words.insert(rng.randrange(len(words)), str(rng.choice(forms)))
         if rng.random() < 0.3:
             words.append(f"http://t.co/{rng.randrange(16**8):08x}")

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.core.kafka import PostProducer  # noqa: E402
 from pipeline.core.schema import RawPost  # noqa: E402
-from tests.integration.harness import WebhookReceiver, start_worker, stop_worker  # noqa: E402
+from pipeline.evaluation.live_stack import WebhookReceiver, start_worker, stop_worker  # noqa: E402
 
 BRANDS = [f"brand{i}" for i in range(6)]
 POS = ["Loving my new {b}, works great", "{b} support was quick and kind", "Big thanks to {b} today"]
@@ -55,14 +56,23 @@ def background(rng: random.Random, b: str) -> str:
     return rng.choice(tmpl).format(b=b.capitalize())
 
 
-def run(injections: int, gap_s: float, rate: float, bootstrap: str, inject: bool) -> dict[str, object]:
+@dataclass
+class Outcome:
+    """What one stream gave: the alerted brands, and with injections the delays and the misses."""
+
+    alerts: list[str] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+
+
+def run(injections: int, gap_s: float, rate: float, bootstrap: str, inject: bool) -> Outcome:
     rng = random.Random(11 if inject else 12)
     tmp = Path(tempfile.mkdtemp(prefix="hm-spike-"))
     brands_file = tmp / "brands.yaml"
     brands_yaml(brands_file)
     ns = "spk" + uuid.uuid4().hex[:8]
     topic = f"{ns}.social.posts.raw"
-    results: dict[str, object] = {}
+    results = Outcome()
     with WebhookReceiver() as hook:
         env = {"HYPERMICRO_KAFKA_BOOTSTRAP": bootstrap, "HYPERMICRO_TOPIC_NAMESPACE": ns,
                "HYPERMICRO_CHDB_PATH": str(tmp / "chdb"), "HYPERMICRO_WORKER_DATA_DIR": str(tmp / "worker"),
@@ -111,12 +121,12 @@ def run(injections: int, gap_s: float, rate: float, bootstrap: str, inject: bool
         for r in hook.received:
             body = r["json"]
             if body.get("kind") == "negative_spike":
-                arrivals.setdefault(body["subject"]["id"], r.get("at", time.time()))
-        results["alerts"] = [r["json"].get("subject", {}).get("id") for r in hook.received
-                             if r["json"].get("kind") == "negative_spike"]
+                arrivals.setdefault(body["subject"]["id"], r["at"])
+        results.alerts = [r["json"].get("subject", {}).get("id") for r in hook.received
+                          if r["json"].get("kind") == "negative_spike"]
         if inject:
-            results["delays"] = [arrivals[b] - t0 for b, t0 in starts if b in arrivals]
-            results["missed"] = [b for b, _ in starts if b not in arrivals]
+            results.delays = [arrivals[b] - t0 for b, t0 in starts if b in arrivals]
+            results.missed = [b for b, _ in starts if b not in arrivals]
     return results
 
 
@@ -129,15 +139,15 @@ def main() -> None:
     args = ap.parse_args()
     spiked = run(args.injections, args.gap_s, args.rate, args.bootstrap, inject=True)
     control = run(args.injections, args.gap_s, args.rate, args.bootstrap, inject=False)
-    delays = sorted(spiked["delays"])  # type: ignore[arg-type]
-    print(json.dumps({"spiked": spiked, "control": control}, default=str))
+    delays = sorted(spiked.delays)
+    print(json.dumps({"spiked": asdict(spiked), "control": asdict(control)}, default=str))
     if delays:
         p95 = delays[min(len(delays) - 1, int(round(0.95 * (len(delays) - 1))))]
-        print(f"delays_s={[round(d, 1) for d in delays]} missed={spiked['missed']}")
+        print(f"delays_s={[round(d, 1) for d in delays]} missed={spiked.missed}")
         print(f"p50_delay_s={statistics.median(delays):.1f} p95_delay_s={p95:.1f} "
-              f"detected={len(delays)}/{args.injections} control_alerts={len(control['alerts'])}")  # type: ignore[arg-type]
+              f"detected={len(delays)}/{args.injections} control_alerts={len(control.alerts)}")
     else:
-        print(f"p50_delay_s=nan p95_delay_s=nan detected=0/{args.injections} control_alerts={len(control['alerts'])}")  # type: ignore[arg-type]
+        print(f"p50_delay_s=nan p95_delay_s=nan detected=0/{args.injections} control_alerts={len(control.alerts)}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,17 @@ class SourceError(Exception):
 
 class AuthError(SourceError):
     """The source refused the credentials (HTTP 401/403)."""
+
+
+class Sink(Protocol):
+    """Where posts go: :class:`pipeline.core.kafka.PostProducer` (or a test double). What ``send``
+    returns (a future) is not used: delivery is confirmed by ``flush``, which raises on failure."""
+
+    def send(self, post: RawPost, topic: str | None = None) -> object: ...
+
+    def send_raw(self, key: bytes | None, value: bytes, topic: str | None = None) -> object: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
 
 
 class ConnectorSpec(BaseSettings):
@@ -81,7 +92,14 @@ class ConnectorSpec(BaseSettings):
         return out
 
 
-SpecT = TypeVar("SpecT", bound=ConnectorSpec)
+Record = Any
+"""One record as its source gave it (decoded JSON, a feed entry): a boundary value that only its
+stream's ``key_of``/``cursor_of``/``to_post`` interpret."""
+Cursor = Any
+"""A stream's position: a comparable, JSON-serialisable value from a record (a timestamp, an id)
+or ``None``; saved in the stream's state file."""
+
+SpecT = TypeVar("SpecT", bound=ConnectorSpec, covariant=True)
 
 
 @dataclass
@@ -93,7 +111,7 @@ class StateUpdate:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def dotted_get(item: Any, path: str) -> Any:
+def dotted_get(item: Record, path: str) -> Any:
     """``item["a"]["b"]`` for ``"a.b"`` (attributes for objects); ``None`` when missing."""
     cur = item
     for part in path.split("."):
@@ -119,7 +137,7 @@ class Stream(ABC):
     streaming: bool = False
 
     @abstractmethod
-    def read(self, state: Mapping[str, Any]) -> Iterator[Any]:
+    def read(self, state: Mapping[str, Any]) -> Iterator[Record | StateUpdate | None]:
         """Yield the source's records newer than ``state`` (``state["cursor"]`` is the largest
         acknowledged cursor value or ``None``; other keys come from :class:`StateUpdate`).
 
@@ -131,18 +149,18 @@ class Stream(ABC):
         """
 
     @abstractmethod
-    def to_post(self, record: Any) -> RawPost | dict[str, Any]:
+    def to_post(self, record: Record) -> RawPost | dict[str, Any]:
         """Normalise one record into a RawPost (or its interchange dict). Raise ``ValueError``
         for a record that cannot be a post; the runner dead-letters it with the error."""
 
-    def key_of(self, record: Any) -> str:
+    def key_of(self, record: Record) -> str:
         """The record's primary-key value, as a string."""
         value = dotted_get(record, self.primary_key)
         if value is None or value == "":
             raise ValueError(f"record has no {self.primary_key!r}")
         return str(value)
 
-    def cursor_of(self, record: Any) -> Any:
+    def cursor_of(self, record: Record) -> Cursor:
         """The record's cursor value (comparable, JSON-serialisable) or ``None``."""
         return None if self.cursor_field is None else dotted_get(record, self.cursor_field)
 
@@ -161,12 +179,13 @@ class Connector(ABC, Generic[SpecT]):
         """Set by the runner on shutdown (SIGTERM); long waits should use ``stop_event.wait``."""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None = None, secrets_dir: Path | None = None) -> Connector[Any]:
+    def from_config(cls, config: Mapping[str, Any] | None = None, secrets_dir: Path | None = None) -> Connector[ConnectorSpec]:
         """Build the connector from a config mapping plus the environment and a secrets directory."""
         kwargs: dict[str, Any] = dict(config or {})
         if secrets_dir is not None:
             kwargs["_secrets_dir"] = str(secrets_dir)
-        return cls(cls.spec_class(**kwargs))  # type: ignore[arg-type]
+        # spec_class is the SpecT of the subclass (a ClassVar cannot be typed with SpecT itself)
+        return cls(cast(SpecT, cls.spec_class(**kwargs)))
 
     @classmethod
     def summary(cls) -> str:
@@ -193,6 +212,6 @@ class PushConnector(Connector[SpecT]):
         return []
 
     @abstractmethod
-    def serve(self, sink: Any, dlq_topic: str | None) -> None:
+    def serve(self, sink: Sink, dlq_topic: str | None) -> None:
         """Accept posts until ``self.stop_event`` is set; produce each accepted post to ``sink``
         (a :class:`pipeline.core.kafka.PostProducer`) and flush before acknowledging the sender."""

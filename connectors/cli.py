@@ -13,12 +13,15 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from pipeline.core.kafka import DEFAULT_BOOTSTRAP
 from pipeline.core.topics import DLQ, RAW_POSTS
+
+if TYPE_CHECKING:
+    from connectors.file_replay import ReplayStats
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ def run_replay(
     create_topics: bool = True,
     partitions: int = 4,
     replication: int = 1,
-) -> Any:
+) -> ReplayStats:
     """Replay one file into Kafka (creating the topics first when asked) and return its stats."""
     from connectors.file_replay import replay_file
     from pipeline.core.kafka import PostProducer, ensure_topics
@@ -89,7 +92,7 @@ def run_replay(
                            dlq_topic=dlq_topic, source=source)
 
 
-def _print_stats(stats: Any) -> None:
+def _print_stats(stats: ReplayStats) -> None:
     for lineno, message in stats.errors[:10]:
         typer.echo(f"invalid line {lineno}: {message}", err=True)
     typer.echo(f"sent={stats.sent} invalid={stats.invalid} dead_lettered={stats.dead_lettered} "
@@ -161,7 +164,8 @@ def connect_command(
 
     from connectors.base import CheckError
     from connectors.registry import get_connector
-    from connectors.runner import RunnerOptions, run_connector
+    from connectors.run_types import RunnerOptions
+    from connectors.runner import run_connector
 
     try:
         cls = get_connector(name)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 
 import httpx
 from tenacity import (
@@ -35,6 +35,9 @@ from connectors.ratelimit import TokenBucket
 from pipeline.core.httputil import parse_retry_after
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+TokenT = TypeVar("TokenT")
+ItemT = TypeVar("ItemT")
 
 USER_AGENT = "hypermicro-connector/0.1 (+https://github.com/hypermicro/hypermicro)"
 MAX_REDIRECTS = 5
@@ -101,7 +104,7 @@ class HttpClient:
         burst: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        def pick(value: Any, attr: str, default: Any) -> Any:
+        def pick(value: T | None, attr: str, default: T) -> T:
             if value is not None:
                 return value
             return getattr(spec, attr) if spec is not None else default
@@ -114,7 +117,8 @@ class HttpClient:
         self.bucket = TokenBucket(rate, int(pick(burst, "burst", 5)))
         self.timeout_s = float(pick(timeout_s, "timeout_s", 20.0))
         self.max_response_bytes = int(pick(None, "max_response_bytes", 10 * 1024 * 1024))
-        self.allowed_redirect_hosts = [h.lower() for h in pick(None, "allowed_redirect_hosts", [])]
+        hosts: list[str] = pick(None, "allowed_redirect_hosts", [])
+        self.allowed_redirect_hosts = [h.lower() for h in hosts]
         self.client = httpx.Client(
             base_url=base_url,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
@@ -143,7 +147,7 @@ class HttpClient:
         log.warning("%s: %s (attempt %d/%d), retrying in %.1fs", self.connector or "http", exc,
                     state.attempt_number, self.max_attempts, wait)
 
-    def call(self, fn: Callable[[], Any]) -> Any:
+    def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (which raises :class:`RetryableError` on transient failures) with retries.
         Raises :class:`SourceError` once the attempts are spent."""
         retrying = Retrying(
@@ -161,7 +165,15 @@ class HttpClient:
             raise SourceError(f"{exc} (gave up after {self.max_attempts} attempts)") from exc
 
     # -- requests ----------------------------------------------------------
-    def send_once(self, method: str, url: str, expect_json: bool = False, **kwargs: Any) -> Any:
+    @overload
+    def send_once(self, method: str, url: str, expect_json: Literal[False] = False,
+                  **kwargs: Any) -> httpx.Response: ...
+
+    @overload
+    def send_once(self, method: str, url: str, expect_json: Literal[True], **kwargs: Any) -> tuple[httpx.Response, Any]: ...
+
+    def send_once(self, method: str, url: str, expect_json: bool = False,
+                  **kwargs: Any) -> httpx.Response | tuple[httpx.Response, Any]:
         """One rate-limited attempt, raising :class:`RetryableError` on transient failures
         (combine several such steps in one :meth:`call` to retry them together)."""
         if not self.bucket.acquire(stop=self.stop):
@@ -294,10 +306,10 @@ def next_link(response: httpx.Response, rel: str = "next") -> str | None:
 
 
 def paginate(
-    fetch: Callable[[Any], tuple[list[Any], Any]],
-    first: Any = None,
+    fetch: Callable[[TokenT | None], tuple[list[ItemT], TokenT | None]],
+    first: TokenT | None = None,
     max_pages: int | None = None,
-) -> Iterator[Any]:
+) -> Iterator[ItemT]:
     """Yield items page by page: ``fetch(token) -> (items, next_token)``; stops at a ``None``
     token, an empty page or ``max_pages``."""
     token, pages = first, 0

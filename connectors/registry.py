@@ -12,9 +12,8 @@ import importlib
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
 
-from connectors.base import Connector
+from connectors.base import Connector, ConnectorSpec
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,7 @@ class ConnectorInfo:
     summary: str
 
 
-def _load_target(target: str) -> type[Connector[Any]]:
+def _load_target(target: str) -> type[Connector[ConnectorSpec]]:
     module, _, attr = target.partition(":")
     cls = getattr(importlib.import_module(module), attr)
     if not (isinstance(cls, type) and issubclass(cls, Connector)):
@@ -57,7 +56,7 @@ def _plugins() -> dict[str, tuple[str, str]]:
     return found
 
 
-def get_connector(name: str) -> type[Connector[Any]]:
+def get_connector(name: str) -> type[Connector[ConnectorSpec]]:
     """The connector class registered under ``name`` (plugins may not shadow built-ins).
     Raises ``KeyError`` with the known names when there is none."""
     if name in BUILTINS:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connectors.base import Cursor
+
 DEFAULT_STATE_DIR = Path(".data/connectors")
 DEFAULT_SEEN_CAPACITY = 20_000
 STATE_FORMAT = 1
@@ -63,7 +65,7 @@ class SeenIds:
 class StreamState:
     """What is persisted for one stream."""
 
-    cursor: Any = None
+    cursor: Cursor = None
     extra: dict[str, Any] = field(default_factory=dict)
     seen: SeenIds = field(default_factory=SeenIds)
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, overload, runtime_checkable
 
 import numpy as np
+
+Capability = Literal["embedder", "sentiment", "brand_matcher", "langid"]
+"""What :data:`registry` builds; each has its interface below."""
 
 
 @dataclass(frozen=True)
@@ -97,20 +100,39 @@ class LanguageIdentifier(Protocol):
         ...
 
 
+FactoryT = TypeVar("FactoryT", bound=Callable[..., object])
+
+
 @dataclass
 class Registry:
-    """Explicit name -> factory map per capability. No string-matching of class names."""
+    """Explicit name -> factory map per capability. No string-matching of class names.
 
-    factories: dict[str, dict[str, Callable[..., Any]]] = field(default_factory=dict)
+    :meth:`create` is typed per capability: ``create("embedder", ...)`` is an :class:`Embedder`.
+    """
 
-    def register(self, capability: str, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+    factories: dict[str, dict[str, Callable[..., object]]] = field(default_factory=dict)
+
+    def register(self, capability: Capability, name: str) -> Callable[[FactoryT], FactoryT]:
+        def deco(fn: FactoryT) -> FactoryT:
             self.factories.setdefault(capability, {})[name] = fn
             return fn
 
         return deco
 
-    def create(self, capability: str, name: str, **kwargs: Any) -> Any:
+    @overload
+    def create(self, capability: Literal["embedder"], name: str, **kwargs: object) -> Embedder: ...
+
+    @overload
+    def create(self, capability: Literal["sentiment"], name: str, **kwargs: object) -> SentimentScorer: ...
+
+    @overload
+    def create(self, capability: Literal["brand_matcher"], name: str, **kwargs: object) -> BrandMatcher: ...
+
+    @overload
+    def create(self, capability: Literal["langid"], name: str, **kwargs: object) -> LanguageIdentifier: ...
+
+    def create(self, capability: Capability, name: str, **kwargs: object) -> object:
+        """Build the ``name`` implementation of ``capability`` with the factory's options."""
         try:
             factory = self.factories[capability][name]
         except KeyError:
@@ -118,7 +140,7 @@ class Registry:
             raise ValueError(f"unknown {capability} {name!r}; known: {known}") from None
         return factory(**kwargs)
 
-    def names(self, capability: str) -> list[str]:
+    def names(self, capability: Capability) -> list[str]:
         return sorted(self.factories.get(capability, {}))
 
 

@@ -24,30 +24,22 @@ Policy, one post at a time in arrival order:
   active evicted first), each keeps at most ``reservoir_size`` recent member vectors
   (float16) and ``max_terms`` term counts.
 
-Key terms use class-based TF-IDF (c-TF-IDF, as in BERTopic): term frequency inside a
-conversation, normalised by its length, times ``log(1 + A / f_t)`` where ``A`` is the
-average number of terms per conversation and ``f_t`` the term's count over all active
-conversations. Tokens come from scikit-learn's ``CountVectorizer`` analyzer with English
-stop words; URLs and @mentions are dropped first.
-
-State round-trips through :meth:`ConversationClusterer.to_dict` / ``from_dict`` (JSON-safe)
-so a restarted worker resumes with the same ids.
+Key terms use class-based TF-IDF (:mod:`models.conversation_terms`); the centroid matrix,
+2-means and the split decision live in :mod:`models.vectors`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 
-_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
-_MENTION = re.compile(r"(?<!\w)@\w+")
+from models.conversation_terms import TermIndex
+from models.vectors import CentroidMatrix, single_thread_blas, split_off, unit
 
 
 @dataclass(frozen=True)
@@ -83,34 +75,28 @@ class _Conversation:
     def cohesion(self) -> float:
         return float(np.linalg.norm(self.vec_sum)) / max(self.size, 1)
 
-
-_BLAS: Any = None
-
-
-def single_thread_blas() -> Any:
-    """Context limiting numpy's BLAS to one thread.
-
-    The per-post products here are small; multi-threaded BLAS only adds hand-offs, which on
-    cores shared with the encoder cost several times the work itself.
-    """
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
+    def take(self, members: np.ndarray) -> tuple[list[tuple[np.ndarray, tuple[str, ...]]], np.ndarray, Counter[str]]:
+        """Remove the reservoir ``members`` (indices) from this conversation; returns them with
+        their vector sum and term counts (never more terms than the conversation holds)."""
+        leaving = set(members.tolist())
+        moved = [self.reservoir[i] for i in members]
+        self.reservoir = [r for i, r in enumerate(self.reservoir) if i not in leaving]
+        moved_sum = np.sum([v.astype(np.float64) for v, _ in moved], axis=0)
+        moved_terms: Counter[str] = Counter()
+        for _, terms in moved:
+            moved_terms.update(terms)
+        self.vec_sum = self.vec_sum - moved_sum
+        self.size -= len(moved)
+        moved_terms &= self.terms
+        self.terms.subtract(moved_terms)
+        self.terms = +self.terms
+        return moved, moved_sum, moved_terms
 
 
 def _to_epoch(ts: float | int | datetime) -> float:
     if isinstance(ts, datetime):
         return ts.timestamp()
     return float(ts)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    n = float(np.linalg.norm(x))
-    return x / n if n > 0 else x
 
 
 class ConversationClusterer:
@@ -138,68 +124,13 @@ class ConversationClusterer:
         self.id_prefix = id_prefix
         self._active: dict[str, _Conversation] = {}
         self._retired: dict[str, ConversationSnapshot] = {}
-        self._doc_freq: Counter[str] = Counter()
+        self._terms = TermIndex(max_terms)
         self._seq = 0
         self._now = -math.inf
-        self._analyzer: Any = None
-        # centroid matrix of the active conversations (row order = self._rows)
-        self._rows: list[str] = []
-        self._row_of: dict[str, int] = {}
-        self._mat = np.zeros((0, 0), dtype=np.float32)
-
-    # ------------------------------------------------------------------ tokens
-
-    def _terms(self, text: str) -> tuple[str, ...]:
-        if self._analyzer is None:
-            from sklearn.feature_extraction.text import CountVectorizer
-
-            self._analyzer = CountVectorizer(
-                stop_words="english", lowercase=True, token_pattern=r"(?u)#?\b[^\W\d_][\w']+\b",
-            ).build_analyzer()
-        cleaned = _MENTION.sub(" ", _URL.sub(" ", text))
-        return tuple(t.strip("'") for t in self._analyzer(cleaned) if t.strip("'") not in ("amp", "rt"))
-
-    def _add_terms(self, conv: _Conversation, terms: Sequence[str] | Counter[str]) -> None:
-        counts = terms if isinstance(terms, Counter) else Counter(terms)
-        conv.terms.update(counts)
-        self._doc_freq.update(counts)
-        if len(conv.terms) > self.max_terms:
-            keep = dict(conv.terms.most_common(self.max_terms // 2))
-            dropped = Counter({t: c for t, c in conv.terms.items() if t not in keep})
-            self._remove_terms(dropped)
-            conv.terms = Counter(keep)
-
-    def _remove_terms(self, counts: Counter[str]) -> None:
-        self._doc_freq.subtract(counts)
-        for t in [t for t, _ in counts.items() if self._doc_freq[t] <= 0]:
-            del self._doc_freq[t]
-
-    # ------------------------------------------------------------------ centroid matrix
+        self._cents = CentroidMatrix()  # centroids of the active conversations
 
     def _set_row(self, conv: _Conversation) -> None:
-        cent = conv.centroid()
-        row = self._row_of.get(conv.id)
-        if row is None:
-            if self._mat.shape[1] != cent.shape[0]:
-                self._mat = np.zeros((max(16, len(self._rows) * 2), cent.shape[0]), dtype=np.float32)
-                for i, cid in enumerate(self._rows):
-                    self._mat[i] = self._active[cid].centroid()
-            if len(self._rows) == len(self._mat):
-                self._mat = np.vstack([self._mat, np.zeros_like(self._mat)])
-            row = len(self._rows)
-            self._rows.append(conv.id)
-            self._row_of[conv.id] = row
-        self._mat[row] = cent
-
-    def _del_row(self, cid: str) -> None:
-        row = self._row_of.pop(cid)
-        last = len(self._rows) - 1
-        if row != last:
-            moved = self._rows[last]
-            self._rows[row] = moved
-            self._row_of[moved] = row
-            self._mat[row] = self._mat[last]
-        self._rows.pop()
+        self._cents.set(conv.id, conv.centroid())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -211,7 +142,7 @@ class ConversationClusterer:
         cid, seq = self._new_id()
         conv = _Conversation(cid, seq, vec.astype(np.float64), 1, ts, ts, split_from=split_from)
         conv.reservoir.append((vec.astype(np.float16), terms))
-        self._add_terms(conv, terms)
+        conv.terms = self._terms.add(conv.terms, terms)
         self._active[cid] = conv
         self._set_row(conv)
         return conv
@@ -229,8 +160,8 @@ class ConversationClusterer:
 
     def _drop(self, cid: str) -> None:
         conv = self._active.pop(cid)
-        self._del_row(cid)
-        self._remove_terms(conv.terms)
+        self._cents.delete(cid)
+        self._terms.remove(conv.terms)
 
     def _merge(self, a: _Conversation, b: _Conversation) -> _Conversation:
         keep, gone = (a, b) if (a.size, -a.first_seen, -a.seq) >= (b.size, -b.first_seen, -b.seq) else (b, a)
@@ -241,10 +172,10 @@ class ConversationClusterer:
         keep.last_seen = max(keep.last_seen, gone.last_seen)
         keep.reservoir = (keep.reservoir + gone.reservoir)[-self.reservoir_size :]
         del self._active[gone.id]
-        self._del_row(gone.id)
+        self._cents.delete(gone.id)
         self._set_row(keep)
-        self._remove_terms(gone.terms)
-        self._add_terms(keep, gone.terms)
+        self._terms.remove(gone.terms)
+        keep.terms = self._terms.add(keep.terms, gone.terms)
         self._retired[gone.id] = ConversationSnapshot(
             gone.id, gone_terms, gone.size, gone.first_seen, self._now, merged_into=keep.id,
             split_from=gone.split_from,
@@ -257,35 +188,15 @@ class ConversationClusterer:
             return
         if len(conv.reservoir) < 4:
             return
-        x = np.stack([_unit(v.astype(np.float32)) for v, _ in conv.reservoir])
-        labels = _two_means(x)
-        if labels is None:
+        x = np.stack([unit(v.astype(np.float32)) for v, _ in conv.reservoir])
+        small = split_off(x, self.merge_threshold)
+        if small is None:
             return
-        groups = [np.flatnonzero(labels == g) for g in (0, 1)]
-        if min(len(g) for g in groups) < 2:
-            return
-        cents = [_unit(x[g].sum(axis=0)) for g in groups]
-        if float(cents[0] @ cents[1]) >= self.merge_threshold:
-            return
-        # the larger half keeps the id (ties: the half holding the oldest reservoir member)
-        keep_first = len(groups[0]) > len(groups[1]) or (len(groups[0]) == len(groups[1]) and 0 in groups[0])
-        small = groups[1] if keep_first else groups[0]
-        small_set = set(small.tolist())
-        moved = [conv.reservoir[i] for i in small]
-        conv.reservoir = [r for i, r in enumerate(conv.reservoir) if i not in small_set]
-        moved_sum = np.sum([v.astype(np.float64) for v, _ in moved], axis=0)
-        moved_terms: Counter[str] = Counter()
-        for _, terms in moved:
-            moved_terms.update(terms)
-        conv.vec_sum = conv.vec_sum - moved_sum
-        conv.size -= len(moved)
-        moved_terms &= conv.terms  # never remove more than the conversation holds
-        conv.terms.subtract(moved_terms)
-        conv.terms = +conv.terms
-        self._remove_terms(moved_terms)
+        moved, moved_sum, moved_terms = conv.take(small)
+        self._terms.remove(moved_terms)
         cid, seq = self._new_id()
         new = _Conversation(cid, seq, moved_sum, len(moved), self._now, self._now, reservoir=moved, split_from=conv.id)
-        self._add_terms(new, moved_terms)
+        new.terms = self._terms.add(new.terms, moved_terms)
         self._active[cid] = new
         self._set_row(conv)
         self._set_row(new)
@@ -315,8 +226,8 @@ class ConversationClusterer:
     ) -> list[str]:
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         self._evict()
-        n_start = len(self._rows)  # rows stay put during the loop (drops wait for the end)
-        base = emb @ self._mat[:n_start].T if n_start else np.zeros((len(emb), 0), np.float32)
+        n_start = len(self._cents)  # rows stay put during the loop (drops wait for the end)
+        base = emb @ self._cents.mat[:n_start].T if n_start else np.zeros((len(emb), 0), np.float32)
         untouched = np.ones(n_start, dtype=bool)  # snapshot rows whose centroid has not moved
         moved: dict[int, None] = {}  # snapshot rows changed in this call (ordered set)
         skip: set[int] = set()  # rows idle past the TTL (dropped at the end of the call)
@@ -334,41 +245,42 @@ class ConversationClusterer:
                     row, best = j, float(cand[j])
                 # rows created in this call are contiguous after the snapshot; moved ones are few
                 groups = []
-                if len(self._rows) > n_start:
-                    groups.append(np.arange(n_start, len(self._rows)))
+                if len(self._cents) > n_start:
+                    groups.append(np.arange(n_start, len(self._cents)))
                 if moved:
                     groups.append(np.fromiter(moved, np.int64, len(moved)))
                 for rows in groups:
-                    sims = (self._mat[rows[0] : rows[-1] + 1] if rows[0] >= n_start else self._mat[rows]) @ vec
+                    mat = self._cents.mat
+                    sims = (mat[rows[0] : rows[-1] + 1] if rows[0] >= n_start else mat[rows]) @ vec
                     if skip:
                         sims = np.where(np.isin(rows, list(skip)), -np.inf, sims)
                     k = int(np.argmax(sims))
                     if sims[k] > best:
                         row, best = int(rows[k]), float(sims[k])
-                if row < 0 or not np.isfinite(best) or self._active[self._rows[row]].last_seen >= horizon:
+                if row < 0 or not np.isfinite(best) or self._active[self._cents.rows[row]].last_seen >= horizon:
                     break
                 if row < n_start:
                     untouched[row] = False
                 moved.pop(row, None)
                 skip.add(row)
-            terms = self._terms(text)
+            terms = self._terms.tokens(text)
             if row < 0 or best < self.threshold:
                 conv = self._open(vec, terms, ts)
                 out.append(conv.id)
                 continue
-            conv = self._active[self._rows[row]]
+            conv = self._active[self._cents.rows[row]]
             conv.vec_sum = conv.vec_sum + vec
             conv.size += 1
             conv.last_seen = max(conv.last_seen, ts)
             conv.reservoir = [*conv.reservoir, (vec.astype(np.float16), terms)][-self.reservoir_size :]
-            self._add_terms(conv, terms)
+            conv.terms = self._terms.add(conv.terms, terms)
             conv.joins_since_check += 1
             self._set_row(conv)
             if row < n_start:
                 untouched[row] = False
                 moved[row] = None
             out.append(conv.id)
-        changed = [self._rows[r] for r in moved] + self._rows[n_start:]
+        changed = [self._cents.rows[r] for r in moved] + self._cents.rows[n_start:]
         self._evict()  # idle conversations must not absorb fresh ones
         self._merge_overlaps(changed)
         for cid in changed:
@@ -381,10 +293,10 @@ class ConversationClusterer:
     def _merge_overlaps(self, changed: Sequence[str]) -> None:
         """Merge each changed conversation with the live one its centroid now overlaps most."""
         live = [c for c in changed if c in self._active]
-        if not live or len(self._rows) < 2:
+        if not live or len(self._cents) < 2:
             return
-        row_ids = list(self._rows)
-        sims = np.stack([self._active[c].centroid() for c in live]) @ self._mat[: len(row_ids)].T  # one product
+        row_ids = list(self._cents.rows)
+        sims = np.stack([self._active[c].centroid() for c in live]) @ self._cents.mat[: len(row_ids)].T  # one product
         moved: set[str] = set()
         for cid, row in zip(live, sims, strict=True):
             if cid in moved or cid not in self._active:
@@ -411,18 +323,7 @@ class ConversationClusterer:
         return cid
 
     def _key_terms(self, conv: _Conversation, top_k: int | None = None) -> list[str]:
-        top_k = top_k or self.key_terms
-        total = sum(conv.terms.values())
-        if total == 0:
-            return []
-        n_conv = max(len(self._active), 1)
-        avg = sum(self._doc_freq.values()) / n_conv
-        scored = [
-            (c / total * math.log(1.0 + avg / max(self._doc_freq.get(t, c), 1)), t)
-            for t, c in conv.terms.items()
-        ]
-        scored.sort(key=lambda p: (-p[0], p[1]))
-        return [t for _, t in scored[:top_k]]
+        return self._terms.key_terms(conv.terms, len(self._active), top_k or self.key_terms)
 
     def label(self, conversation_id: str, top_k: int | None = None) -> list[str]:
         """Key terms of a conversation by c-TF-IDF (best first); ``[]`` for an unknown id."""
@@ -444,74 +345,5 @@ class ConversationClusterer:
     def __len__(self) -> int:
         return len(self._active)
 
-    # ------------------------------------------------------------------ state
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe state (config, counters, conversations, retired aliases)."""
-        return {
-            "version": 1,
-            "config": {
-                "threshold": self.threshold, "window": self.ttl_s, "merge_threshold": self.merge_threshold,
-                "split_cohesion": self.split_cohesion, "min_split_size": self.min_split_size,
-                "split_check_every": self.split_check_every, "max_conversations": self.max_conversations,
-                "reservoir_size": self.reservoir_size, "max_terms": self.max_terms,
-                "key_terms": self.key_terms, "id_prefix": self.id_prefix,
-            },
-            "seq": self._seq,
-            "now": None if math.isinf(self._now) else self._now,
-            "active": [
-                {
-                    "id": c.id, "seq": c.seq, "vec_sum": c.vec_sum.tolist(), "size": c.size,
-                    "first_seen": c.first_seen, "last_seen": c.last_seen, "terms": dict(c.terms),
-                    "reservoir": [[v.astype(np.float32).tolist(), list(t)] for v, t in c.reservoir],
-                    "joins_since_check": c.joins_since_check, "split_from": c.split_from,
-                }
-                for c in self._active.values()
-            ],
-            "retired": [vars(s) | {"key_terms": list(s.key_terms)} for s in self._retired.values()],
-        }
-
-    @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> ConversationClusterer:
-        """Rebuild a clusterer from :meth:`to_dict` output."""
-        if state.get("version") != 1:
-            raise ValueError(f"unsupported conversation state version {state.get('version')!r}")
-        self = cls(**state["config"])
-        self._seq = int(state["seq"])
-        self._now = -math.inf if state["now"] is None else float(state["now"])
-        for c in state["active"]:
-            conv = _Conversation(
-                c["id"], int(c["seq"]), np.asarray(c["vec_sum"], dtype=np.float64), int(c["size"]),
-                float(c["first_seen"]), float(c["last_seen"]), Counter(c["terms"]),
-                [(np.asarray(v, dtype=np.float16), tuple(t)) for v, t in c["reservoir"]],
-                int(c["joins_since_check"]), c["split_from"],
-            )
-            self._active[conv.id] = conv
-            self._set_row(conv)
-            self._doc_freq.update(conv.terms)
-        for s in state["retired"]:
-            self._retired[s["id"]] = ConversationSnapshot(**s)
-        return self
-
-
-def _two_means(x: np.ndarray, iters: int = 10) -> np.ndarray | None:
-    """Deterministic spherical 2-means: seeds are the row farthest from the mean and the row farthest from it."""
-    mean = _unit(x.sum(axis=0))
-    a = int(np.argmin(x @ mean))
-    b = int(np.argmin(x @ x[a]))
-    if a == b:
-        return None
-    cents = np.stack([x[a], x[b]])
-    labels = np.zeros(len(x), dtype=np.int64)
-    for _ in range(iters):
-        new = np.argmax(x @ cents.T, axis=1)
-        if (new == labels).all() and _ > 0:
-            break
-        labels = new
-        for g in (0, 1):
-            if (labels == g).any():
-                cents[g] = _unit(x[labels == g].sum(axis=0))
-    return labels
-
-
-__all__ = ["ConversationClusterer", "ConversationSnapshot", "single_thread_blas"]
+__all__ = ["ConversationClusterer", "ConversationSnapshot"]

@@ -104,7 +104,7 @@ class DuplicateIndex:
         repost_of: Sequence[str | None] | None = None,
     ) -> list[str | None]:
         """:meth:`check` over a batch, in order (later rows may point at earlier ones)."""
-        from models.conversations import single_thread_blas
+        from models.vectors import single_thread_blas
 
         with single_thread_blas():
             return self._check_batch(post_ids, texts, embeddings, repost_of)

@@ -27,7 +27,7 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -112,11 +112,11 @@ def export_onnx(source: Path, out_path: Path, opset: int = 17) -> None:
     bert.eval()
 
     class _Pooled(torch.nn.Module):
-        def __init__(self, model: Any) -> None:
+        def __init__(self, model: torch.nn.Module) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             out = self.model(
                 input_ids=input_ids, attention_mask=attention_mask,
                 token_type_ids=torch.zeros_like(input_ids), output_hidden_states=True,
@@ -200,7 +200,7 @@ class _LengthBatcher:
         self.tokenizer.no_padding()
         self.batch_size = batch_size
 
-    def batches(self, texts: Sequence[str]) -> Any:
+    def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Yield ``(row_indices, input_ids, attention_mask)``; rows sorted by token length."""
         encodings = self.tokenizer.encode_batch(list(texts))
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
@@ -268,7 +268,7 @@ class SentenceTransformerEmbedder:
             torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
         self.model.max_seq_length = max_length
-        transformer: Any = self.model[0]
+        transformer: Any = self.model[0]  # sentence-transformers' Transformer (torch types submodules loosely)
         transformer.auto_model.config.output_hidden_states = True
         self.batch_size = batch_size
 
@@ -340,20 +340,22 @@ class HashEmbedder:
 
 
 @registry.register("embedder", "onnx-minilm")
-def _create_onnx(**kwargs: Any) -> OnnxMiniLMEmbedder:
-    return OnnxMiniLMEmbedder(**kwargs)
+def _create_onnx(cache_dir: Path | str, intra_op_threads: int = 2, batch_size: int = 32,
+                 max_length: int = MAX_LENGTH, allow_spinning: bool = False) -> OnnxMiniLMEmbedder:
+    return OnnxMiniLMEmbedder(cache_dir, intra_op_threads, batch_size, max_length, allow_spinning)
 
 
 # Callers pass ``cache_dir=settings.model_cache_dir`` whatever the name: the factories that
 # build nothing on disk accept and ignore it.
 @registry.register("embedder", "st-minilm")
-def _create_st(cache_dir: Path | str | None = None, **kwargs: Any) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(**kwargs)
+def _create_st(cache_dir: Path | str | None = None, batch_size: int = 32, max_length: int = MAX_LENGTH,
+               threads: int | None = None) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(batch_size, max_length, threads)
 
 
 @registry.register("embedder", "hash")
-def _create_hash(cache_dir: Path | str | None = None, **kwargs: Any) -> HashEmbedder:
-    return HashEmbedder(**kwargs)
+def _create_hash(cache_dir: Path | str | None = None, dim: int = DIM, feature_layers: int = N_LAYERS) -> HashEmbedder:
+    return HashEmbedder(dim, feature_layers)
 
 
 __all__ = [

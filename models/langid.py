@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from models.base import registry
 
@@ -46,7 +45,7 @@ class FastTextLanguageIdentifier:
 
         self.min_letters = min_letters
         self.min_confidence = min_confidence
-        self._detector: Any = LangDetector(
+        self._detector = LangDetector(
             LangDetectConfig(model="lite", max_input_length=max_chars, normalize_input=True)
         )
 
@@ -73,8 +72,8 @@ LanguageIdentifier = FastTextLanguageIdentifier
 
 
 @registry.register("langid", "default")
-def _create_default(**kwargs: Any) -> FastTextLanguageIdentifier:
-    return FastTextLanguageIdentifier(**kwargs)
+def _create_default(min_letters: int = 4, min_confidence: float = 0.3, max_chars: int = 512) -> FastTextLanguageIdentifier:
+    return FastTextLanguageIdentifier(min_letters, min_confidence, max_chars)
 
 
 __all__ = ["UNDETERMINED", "FastTextLanguageIdentifier", "LanguageIdentifier", "clean_for_langid", "letter_count"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
 
 import typer
 
@@ -47,24 +45,31 @@ _GROUPS: list[tuple[str, str, str]] = [
 ]
 
 
-def _load(module: str, attr: str) -> Any | None:
+class CommandLoadError(RuntimeError):
+    """A registered command's module or attribute is missing: a broken install, never optional."""
+
+
+def _load(module: str, attr: str) -> object:
+    """``module.attr``; a missing module or attribute raises :class:`CommandLoadError`
+    (commands are part of the product: none may silently disappear)."""
     try:
         return getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            return None  # optional part not installed/written: the command is simply absent
-        raise
+    except (ImportError, AttributeError) as exc:
+        raise CommandLoadError(f"cannot load command {module}:{attr}: {exc}") from exc
 
 
 def _register() -> None:
+    """Attach every command and sub-app (imports their modules, which keep heavy imports inside functions)."""
     for group, name, module, attr in _COMMANDS:
-        fn: Callable[..., Any] | None = _load(module, attr)
-        if fn is not None:
-            group.command(name)(fn)
+        fn = _load(module, attr)
+        if not callable(fn):
+            raise CommandLoadError(f"{module}:{attr} is not a function")
+        group.command(name)(fn)
     for name, module, attr in _GROUPS:
         sub = _load(module, attr)
-        if sub is not None:
-            app.add_typer(sub, name=name)
+        if not isinstance(sub, typer.Typer):
+            raise CommandLoadError(f"{module}:{attr} is not a typer app")
+        app.add_typer(sub, name=name)
 
 
 @app.callback()

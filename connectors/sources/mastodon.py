@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr, field_validator
@@ -53,6 +53,10 @@ class MastodonSpec(ConnectorSpec):
             if kind not in ("public", "local", "hashtag", "search") or (kind in ("hashtag", "search") and ":" not in t):
                 raise ValueError(f"unknown timeline {t!r}: use public, local, hashtag:NAME or search:QUERY")
         return v
+
+
+_Event = tuple[Literal["update"], str] | tuple[Literal["end"], BaseException | None]
+"""What the listener thread hands over: an ``update`` event's JSON text, or the end of the stream."""
 
 
 def status_id(value: Any) -> int:
@@ -111,7 +115,7 @@ class TimelineStream(Stream):
             return "/api/v1/streaming/public/local", {}
         return "/api/v1/streaming/hashtag", {"tag": self.arg.lstrip("#")}
 
-    def _listen(self, out: queue.Queue[Any], stop: threading.Event, holder: dict[str, Any]) -> None:
+    def _listen(self, out: queue.Queue[_Event], stop: threading.Event, holder: dict[str, httpx.Response]) -> None:
         """Read SSE events into ``out`` until the connection ends; then put the exception (or None)."""
         path, params = self._stream_path()
         http = self.connector.http
@@ -154,9 +158,9 @@ class TimelineStream(Stream):
             return
         stop = self.connector.stop_event
         while not stop.is_set():
-            events: queue.Queue[Any] = queue.Queue(maxsize=10_000)
+            events: queue.Queue[_Event] = queue.Queue(maxsize=10_000)
             listener_stop = threading.Event()
-            holder: dict[str, Any] = {}
+            holder: dict[str, httpx.Response] = {}
             thread = threading.Thread(target=self._listen, args=(events, listener_stop, holder), daemon=True,
                                       name=f"mastodon-sse-{self.name}")
             thread.start()
@@ -174,6 +178,7 @@ class TimelineStream(Stream):
                         log.warning("mastodon %s: stream ended (%r); catching up over REST and reconnecting",
                                     self.timeline, payload)
                         break
+                    assert isinstance(payload, str)
                     try:
                         status = json.loads(payload)
                     except ValueError:

@@ -160,14 +160,17 @@ class RssConnector(Connector[RssSpec]):
     def check(self) -> None:
         if not self.spec.feeds:
             raise CheckError("rss: no feeds configured")
-        for stream in self.streams():
+        for stream in self._feeds():
             try:
-                parsed, _ = stream.fetch({})  # type: ignore[attr-defined]
+                stream.fetch({})
             except SourceError as exc:
-                raise CheckError(f"rss: cannot read {stream.url}: {exc}") from exc  # type: ignore[attr-defined]
+                raise CheckError(f"rss: cannot read {stream.url}: {exc}") from exc
+
+    def _feeds(self) -> list[FeedStream]:
+        return [FeedStream(self, url) for url in self.spec.feeds]
 
     def streams(self) -> list[Stream]:
-        return [FeedStream(self, url) for url in self.spec.feeds]
+        return list(self._feeds())
 
     def close(self) -> None:
         self.http.close()

@@ -21,14 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from connectors import metrics
-from connectors.base import CheckError, ConnectorSpec, PushConnector
+from connectors.base import CheckError, ConnectorSpec, PushConnector, Sink
 from pipeline.core.bounds import DEFAULT_BOUNDS, Bounds, OutOfBounds, check_post
 from pipeline.core.schema import RawPost
 from pipeline.core.signing import (
@@ -41,6 +41,9 @@ from pipeline.core.signing import (
     signature_headers,
     verify,
 )
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 log = logging.getLogger(__name__)
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookConnector", "parse_body", "sign", "signature_headers"]
@@ -137,7 +140,7 @@ class WebhookConnector(PushConnector[WebhookSpec]):
             except OSError as exc:
                 raise CheckError(f"webhook: cannot listen on {self.spec.host}:{self.spec.port}: {exc}") from exc
 
-    def build_app(self, sink: Any, dlq_topic: str | None = None) -> Any:
+    def build_app(self, sink: Sink, dlq_topic: str | None = None) -> Starlette:
         """The Starlette app (also used in tests with an in-process client)."""
         from starlette.applications import Starlette
         from starlette.concurrency import run_in_threadpool
@@ -207,7 +210,7 @@ class WebhookConnector(PushConnector[WebhookSpec]):
         return Starlette(routes=[Route(spec.path, ingest, methods=["POST"]),
                                  Route("/healthz", health, methods=["GET"])])
 
-    def serve(self, sink: Any, dlq_topic: str | None) -> None:
+    def serve(self, sink: Sink, dlq_topic: str | None) -> None:
         import uvicorn
 
         from pipeline.core.httpserver import server_config

@@ -2,10 +2,8 @@
 a ``PhraseMatcher`` (literal phrases, attr ``NORM``) or a token ``Matcher`` (phrases with a
 trailing-wildcard word); a small boolean evaluator then applies context gates and queries.
 
-Normalisation: the tokenizer is ``spacy.blank("en")`` with small affix tweaks so ``@handle``
-and ``#hashtag`` are single tokens (see :func:`make_nlp`), and the vocabulary's ``NORM`` getter is replaced by
-:func:`fold` (case folding, NFKD, combining marks dropped, Latin letters transliterated with
-Unidecode). Patterns and posts go through the same tokenizer, so they normalise identically.
+Tokenizer and normalisation: :mod:`models.brands.tokenizer`; query evaluation on a post:
+:mod:`models.brands.query_eval`.
 
 Not thread-safe (spaCy's vocabulary grows as it sees new words): use one instance per thread,
 e.g. from a single-threaded executor.
@@ -14,20 +12,17 @@ e.g. from a single-threaded executor.
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
-
-from unidecode import unidecode
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from models.base import BrandHit, PostInput
-from pipeline.core.brand_query import And, Field, Near, Node, Not, Or, Term, iter_terms
+from models.brands.query_eval import PostState, Span, evaluate, trigger_terms
+from models.brands.tokenizer import fold, make_nlp, norm, vocab_hooks
+from pipeline.core.brand_query import Node, iter_terms
 from pipeline.core.brands import BrandConfig
 
 if TYPE_CHECKING:
-    from spacy.language import Language
     from spacy.tokens import Doc
 
 RULE_PRIORITY: dict[str, int] = {
@@ -38,89 +33,8 @@ RULE_PRIORITY: dict[str, int] = {
     "misspelling": 4,
     "query": 5,
 }
-Span = tuple[int, int]  # token start, end (exclusive)
 _HASHTAG = re.compile(r"#\w+")
-MAX_NEAR_UNITS = 200
-
-
-@lru_cache(maxsize=65536)
-def _fold_char(ch: str) -> str:
-    if unicodedata.combining(ch):
-        return ""
-    if unicodedata.name(ch, "").startswith("LATIN"):
-        return unidecode(ch).lower()
-    return ch
-
-
-def fold(text: str) -> str:
-    """Case- and diacritics-insensitive form of ``text`` (``"Café"`` -> ``"cafe"``, ``"Øre"`` -> ``"ore"``).
-
-    Non-Latin scripts keep their letters (only case and combining marks are folded), so
-    ``"Москва"`` is not transliterated into a Latin word it could collide with.
-    """
-    s = unicodedata.normalize("NFKD", text.casefold())
-    if s.isascii():
-        return s
-    out = "".join(c if c.isascii() else _fold_char(c) for c in s)
-    return out or text.casefold()
-
-
-def _norm(text: str) -> str:
-    """The NORM of a word: spaCy's base norms (curly quotes -> straight), else :func:`fold`."""
-    from spacy.lang.norm_exceptions import BASE_NORMS
-
-    return BASE_NORMS.get(text) or fold(text)
-
-
-def make_nlp() -> Language:
-    """A blank English tokenizer with ``@handle``/``#hashtag`` tokens and folded ``NORM``."""
-    import spacy
-    from spacy.attrs import NORM
-    from spacy.util import compile_infix_regex, compile_prefix_regex
-
-    nlp = spacy.blank("en")
-    vocab: Any = nlp.vocab
-    tokenizer: Any = nlp.tokenizer
-    vocab.lex_attr_getters[NORM] = _norm
-    for lex in vocab:  # lexemes created before the getter was replaced
-        lex.norm_ = _norm(lex.orth_)
-    # '#' stays a prefix only when no word character follows, so '#google' is one token;
-    # punctuation glued before a hashtag or handle ('.@apple') is split off.
-    prefixes = [p for p in nlp.Defaults.prefixes or () if p != "#"] + [
-        r"#(?!\w)",
-        r"[.,;:!?…](?=[#@]\w)",
-    ]
-    tokenizer.prefix_search = compile_prefix_regex(prefixes).search
-    # '#a,#b', 'ショウケース@apple': a tag glued to punctuation or a non-ASCII letter starts a token.
-    infixes = list(nlp.Defaults.infixes or ()) + [
-        r"[,;!?.…](?=[#@]\w)",
-        r"(?<=[^\x00-\x7f])(?=[#@]\w)",
-    ]
-    tokenizer.infix_finditer = _TagInfixes(compile_infix_regex(infixes).finditer)
-    return nlp
-
-
 _WORD_RUN = re.compile(r"\w{2,}")
-_TAG_HEAD = re.compile(r"[#@]\w+(?=[^\w\s@])")
-_NON_WORD = re.compile(r"[^\w\s]")
-
-
-class _TagInfixes:
-    """Infix finder that also ends a hashtag/handle at its first non-word character, as
-    Twitter does: ``#google+`` -> ``#google`` ``+``, ``#Twitter'sDown`` -> ``#Twitter`` ``'`` ``sDown``."""
-
-    def __init__(self, finditer: Callable[[str], Iterator[re.Match[str]]]) -> None:
-        self.finditer = finditer
-
-    def __call__(self, text: str) -> list[re.Match[str]]:
-        matches = list(self.finditer(text))
-        if text[:1] in "#@" and (head := _TAG_HEAD.match(text)):
-            cut = _NON_WORD.match(text, head.end())
-            if cut is not None:
-                matches = [m for m in matches if m.end() <= cut.start() or m.start() >= cut.end()]
-                matches.append(cut)
-                matches.sort(key=lambda m: m.start())
-        return matches
 
 
 @dataclass
@@ -137,22 +51,37 @@ class _BrandRules:
     wild_query: bool  # some query term has a wildcard
 
 
-@dataclass
-class _PostState:
-    doc: Doc
-    post: PostInput
-    found: dict[int, list[Span]]
-    wild_done: bool = False  # token Matcher already run
-    _words: list[int] | None = field(default=None)
+def anchor_needles(users: Sequence[Sequence[int]], keys_of: Sequence[tuple[str, ...]]) -> re.Pattern[str] | None:
+    """A regex that finds, in a post's :func:`fold`-ed text, a word every anchor pattern needs
+    (its longest word run). A post with no hit can touch no brand, so it skips the spaCy
+    tokenizer, the costliest step on a firehose. ``None`` when an anchor has no such word
+    (every post is then tokenized). ``users[i]``: brands pattern ``i`` anchors; ``keys_of[i]``: its token norms."""
+    needles: set[str] = set()
+    for pidx, brands in enumerate(users):
+        if not brands:
+            continue
+        runs = [r for n in keys_of[pidx] for r in _WORD_RUN.findall(n)]
+        if not runs:
+            return None
+        needles.add(max(runs, key=len))
+    if not needles:
+        return None
+    return re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
 
-    def words_before(self) -> list[int]:
-        """``w[i]`` = number of non-punctuation tokens before token ``i`` (NEAR counts words)."""
-        if self._words is None:
-            w = [0]
-            for tok in self.doc:
-                w.append(w[-1] + (0 if tok.is_punct or tok.is_space else 1))
-            self._words = w
-        return self._words
+
+def longest_spans(brand_id: str, cands: Iterable[tuple[int, int, str]], doc: Doc, text: str) -> list[BrandHit]:
+    """One hit per non-overlapping candidate span ``(token start, end, rule)``: longest first,
+    then by :data:`RULE_PRIORITY`, then leftmost. Offsets are characters of ``text`` (== ``doc.text``)."""
+    hits: list[BrandHit] = []
+    taken: list[Span] = []
+    for s, e, rule in sorted(set(cands), key=lambda c: (c[0] - c[1], RULE_PRIORITY[c[2]], c[0])):
+        if any(s < te and ts < e for ts, te in taken):
+            continue
+        taken.append((s, e))
+        start = doc[s].idx
+        end = doc[e - 1].idx + len(doc[e - 1].text)
+        hits.append(BrandHit(brand_id, text[start:end], start, end, rule))
+    return hits
 
 
 class SpacyBrandMatcher:
@@ -210,26 +139,7 @@ class SpacyBrandMatcher:
         self._has_anchor_wild = bool(self._anchor_guards or self._anchor_prefixes)
         self._prefix_cache: dict[int, bool] = {}  # NORM hash -> starts with an anchor prefix
         self._initial_strings = len(self._nlp.vocab.strings)
-        self._needles = self._anchor_needles()
-
-    def _anchor_needles(self) -> re.Pattern[str] | None:
-        """A regex that finds, in a post's :func:`fold`-ed text, a word every anchor pattern
-        needs (its longest word run). A post with no hit can touch no brand, so it skips the
-        spaCy tokenizer, the costliest step on a firehose. ``None`` when some brand is always
-        evaluated or an anchor has no such word (every post is then tokenized)."""
-        if self._always:
-            return None
-        needles: set[str] = set()
-        for pidx, users in enumerate(self._users):
-            if not users:
-                continue
-            runs = [r for norm in self._keys_of[pidx] for r in _WORD_RUN.findall(norm)]
-            if not runs:
-                return None
-            needles.add(max(runs, key=len))
-        if not needles:
-            return None
-        return re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)))
+        self._needles = None if self._always else anchor_needles(self._users, self._keys_of)
 
     def _pattern(self, text: str, wildcards: bool) -> int:
         """Index of the (shared) compiled pattern for ``text``."""
@@ -255,12 +165,13 @@ class SpacyBrandMatcher:
             # Multi-word forms also match hyphenated ("Nimbus-Air"): the spaCy tokenizer splits
             # the hyphen into its own token.
             if is_token:
-                spec: list[dict[str, Any]] = []
+                spec: list[dict[str | int, object]] = []
                 for j, (n, p) in enumerate(toks):
                     if j and n != "-" and toks[j - 1][0] != "-":
                         spec.append({"ORTH": "-", "OP": "?"})
                     spec.append(self._prefix_spec(n) if p else {"NORM": n})
-                self._token.add(key, [spec])
+                # spaCy takes lexeme-flag ids as keys too; its stub says str
+                self._token.add(key, cast("list[list[dict[str, Any]]]", [spec]))
                 self._n_token_patterns += 1
             else:
                 docs = [self._nlp.make_doc(" ".join(words))]
@@ -269,18 +180,18 @@ class SpacyBrandMatcher:
                 self._phrase.add(key, docs)
         return idx
 
-    def _prefix_spec(self, prefix: str) -> dict[Any, Any]:
+    def _prefix_spec(self, prefix: str) -> dict[str | int, object]:
         """Token spec for "NORM starts with ``prefix``": a lexeme flag computed once per word
         (fast), or a REGEX predicate once spaCy's 63 flag bits are used up."""
         flag = self._prefix_flags.get(prefix)
         if flag is None:
-            vocab: Any = self._nlp.vocab
+            vocab = vocab_hooks(self._nlp)
             free = [b for b in range(1, 64) if b not in vocab.lex_attr_getters]
             if not free:
                 return {"NORM": {"REGEX": "^" + re.escape(prefix)}}
 
             def starts(word: str, p: str = prefix) -> bool:
-                return _norm(word).startswith(p)
+                return norm(word).startswith(p)
 
             flag = vocab.add_flag(starts, free[0])
             self._prefix_flags[prefix] = flag
@@ -305,7 +216,7 @@ class SpacyBrandMatcher:
             for term in iter_terms(ast):
                 if term.text not in term_index:
                     term_index[term.text] = self._pattern(term.text, wildcards=True)
-            needed = _triggers(ast)
+            needed = trigger_terms(ast)
             always = needed is None
             triggers = frozenset(term_index[t] for t in needed or ())
         anchors = {p for p, _ in surface} | triggers
@@ -352,7 +263,7 @@ class SpacyBrandMatcher:
         touched: set[int] = set(self._always)
         for pidx in found:
             touched.update(users[pidx])
-        state = _PostState(doc, post, found)
+        state = PostState(doc, post, found)
         if self._has_anchor_wild and self._may_wild(doc, found):
             self._run_token_matcher(state)
             for pidx in found:
@@ -365,7 +276,7 @@ class SpacyBrandMatcher:
         hits.sort(key=lambda h: (h.start, h.end, h.brand_id))
         return hits
 
-    def _run_token_matcher(self, st: _PostState) -> None:
+    def _run_token_matcher(self, st: PostState) -> None:
         """Add the wildcard-pattern matches of ``st.doc`` to ``st.found`` (once per post)."""
         if st.wild_done or not self._n_token_patterns:
             return
@@ -391,7 +302,7 @@ class SpacyBrandMatcher:
                 return True
         return False
 
-    def _brand_hits(self, r: _BrandRules, st: _PostState) -> list[BrandHit]:
+    def _brand_hits(self, r: _BrandRules, st: PostState) -> list[BrandHit]:
         found = st.found
         cands: list[tuple[int, int, str]] = []  # token start, end, rule
         gated: list[tuple[int, int, str]] = []
@@ -410,129 +321,15 @@ class SpacyBrandMatcher:
         if r.query is not None and (r.always_eval or not r.triggers.isdisjoint(found)):
             if r.wild_query:
                 self._run_token_matcher(st)
-            ok, evidence = _evaluate(r.query, r.term_index, st)
+            ok, evidence = evaluate(r.query, r.term_index, st)
             if ok:
                 cands.extend((s, e, "query") for s, e in evidence)
                 query_zero_width = not evidence
-        doc = st.doc
-        text = st.post.text  # == doc.text (the tokenizer is non-destructive), without re-joining
-        hits: list[BrandHit] = []
-        taken: list[Span] = []
-        for s, e, rule in sorted(
-            set(cands), key=lambda c: (c[0] - c[1], RULE_PRIORITY[c[2]], c[0])
-        ):
-            if any(s < te and ts < e for ts, te in taken):
-                continue
-            taken.append((s, e))
-            start = doc[s].idx
-            end = doc[e - 1].idx + len(doc[e - 1].text)
-            hits.append(BrandHit(r.config.id, text[start:end], start, end, rule))
+        # post.text == doc.text (the tokenizer is non-destructive), without re-joining
+        hits = longest_spans(r.config.id, cands, st.doc, st.post.text)
         if not hits and query_zero_width:
             hits.append(BrandHit(r.config.id, "", 0, 0, "query"))
         return hits
 
     def __repr__(self) -> str:
         return f"SpacyBrandMatcher({len(self.brands)} brands, {len(self._users)} patterns)"
-
-
-# ---------------------------------------------------------------------- query evaluation
-
-
-def _triggers(node: Node) -> set[str] | None:
-    """Term texts of which at least one must match for ``node`` to be true; None when the
-    node can be true without any term (NOT, fields). Picks the cheapest side of AND/NEAR."""
-    if isinstance(node, Term):
-        return {node.text}
-    if isinstance(node, Field | Not):
-        return None
-    if isinstance(node, Or):
-        out: set[str] = set()
-        for c in node.children:
-            t = _triggers(c)
-            if t is None:
-                return None
-            out |= t
-        return out
-    sides = [node.left, node.right] if isinstance(node, Near) else list(node.children)
-    options = [t for t in (_triggers(c) for c in sides) if t is not None]
-    if not options:
-        return None
-    return min(options, key=lambda t: (sum(w.endswith("*") for w in t), len(t)))
-
-
-def _field_ok(node: Field, post: PostInput) -> bool:
-    want = node.value
-    prefix = want.endswith("*")
-    if prefix:
-        want = want[:-1]
-    if node.name == "author":
-        want = fold(want).lstrip("@")
-        handle = fold(post.author_handle or "").lstrip("@")
-        values = {handle, handle.split("@")[0], fold(post.author_id or "")} - {""}
-    elif node.name == "lang":
-        want = want.lower()
-        lang = (post.lang or "").lower()
-        values = {lang, lang.split("-")[0]} - {""}
-    else:
-        want = fold(want)
-        values = {fold(post.source or "")} - {""}
-    return any(v.startswith(want) for v in values) if prefix else want in values
-
-
-def _units(node: Node, index: dict[str, int], st: _PostState) -> list[tuple[int, int, list[Span]]]:
-    """Span units ``(start, end, evidence)`` of a span node (Term, Or of span nodes, Near)."""
-    if isinstance(node, Term):
-        return [(s, e, [(s, e)]) for s, e in st.found.get(index[node.text], ())]
-    if isinstance(node, Or):
-        return [u for c in node.children for u in _units(c, index, st)]
-    assert isinstance(node, Near)
-    left = _units(node.left, index, st)
-    if not left:
-        return []
-    right = _units(node.right, index, st)
-    if not right:
-        return []
-    w = st.words_before()
-    out = []
-    for ls, le, lev in left:
-        for rs, re_, rev in right:
-            if le <= rs:
-                gap = w[rs] - w[le]
-            elif re_ <= ls and not node.ordered:
-                gap = w[ls] - w[re_]
-            else:
-                continue  # overlapping, or wrong order for NEAR/nf
-            if gap <= node.distance:
-                out.append((min(ls, rs), max(le, re_), lev + rev))
-                if len(out) >= MAX_NEAR_UNITS:  # long documents: enough evidence, stay linear
-                    return out
-    return out
-
-
-def _evaluate(node: Node, index: dict[str, int], st: _PostState) -> tuple[bool, list[Span]]:
-    """Truth of ``node`` for the post and the spans of its positive (non-negated) terms."""
-    if isinstance(node, Term | Near):
-        # A NEAR match is reported as one span covering both sides ("nimbus flight delayed").
-        units = _units(node, index, st)
-        return bool(units), [(s, e) for s, e, _ in units]
-    if isinstance(node, Field):
-        return _field_ok(node, st.post), []
-    if isinstance(node, Not):
-        ok, _ = _evaluate(node.child, index, st)
-        return not ok, []
-    if isinstance(node, And):
-        evidence: list[Span] = []
-        for c in node.children:
-            ok, ev = _evaluate(c, index, st)
-            if not ok:
-                return False, []
-            evidence += ev
-        return True, evidence
-    assert isinstance(node, Or)
-    any_ok, evidence = False, []
-    for c in node.children:
-        ok, ev = _evaluate(c, index, st)
-        if ok:
-            any_ok = True
-            evidence += ev
-    return any_ok, evidence

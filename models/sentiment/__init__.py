@@ -12,25 +12,28 @@ Heavy libraries load inside the factories, so importing this package is cheap.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from models.base import registry
+
+if TYPE_CHECKING:
+    from models.sentiment.scorer import DefaultSentimentScorer, VaderSentimentScorer
 
 DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "default"
 
 
 @registry.register("sentiment", "default")
-def _create_default(artifact_dir: Path | str | None = None, **kwargs: Any) -> Any:
+def _create_default(artifact_dir: Path | str | None = None) -> DefaultSentimentScorer:
     from models.sentiment.scorer import DefaultSentimentScorer
 
-    return DefaultSentimentScorer(artifact_dir or DEFAULT_ARTIFACT, **kwargs)
+    return DefaultSentimentScorer(artifact_dir or DEFAULT_ARTIFACT)
 
 
 @registry.register("sentiment", "vader")
-def _create_vader(**kwargs: Any) -> Any:
+def _create_vader(threshold: float = 0.05) -> VaderSentimentScorer:
     from models.sentiment.scorer import VaderSentimentScorer
 
-    return VaderSentimentScorer(**kwargs)
+    return VaderSentimentScorer(threshold)
 
 
 __all__ = ["DEFAULT_ARTIFACT"]

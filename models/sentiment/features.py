@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 N_LAYERS = 7
 HIDDEN = 384
@@ -25,10 +28,10 @@ FEATURE_DIM = N_LAYERS * HIDDEN  # 2688
 MAX_LENGTH = 128
 
 _lock = threading.Lock()
-_loaded: tuple[Any, Any] | None = None
+_loaded: tuple[PreTrainedTokenizerBase, PreTrainedModel] | None = None
 
 
-def _model() -> tuple[Any, Any]:
+def _model() -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """Load tokenizer + model once per process from the bundled weights (no download)."""
     global _loaded
     with _lock:

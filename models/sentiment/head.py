@@ -17,12 +17,16 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 CLASSES = ("negative", "neutral", "positive")
 HEAD_FILE = "head.npz"
@@ -81,7 +85,7 @@ class PooledMLP:
         }
 
     @classmethod
-    def from_arrays(cls, a: Any, prefix: str) -> PooledMLP:
+    def from_arrays(cls, a: Mapping[str, np.ndarray], prefix: str) -> PooledMLP:
         f32 = {k: np.asarray(a[prefix + k], dtype=np.float32) for k in ("mean", "scale", "w1", "b1", "w2", "b2")}
         return cls(**f32)
 
@@ -110,7 +114,7 @@ class NgramModel:
             ngram_range=self.char_ngrams, lowercase=False, dtype=np.float32,
         )
 
-    def transform(self, normalized: Sequence[str]) -> Any:
+    def transform(self, normalized: Sequence[str]) -> sp.csr_matrix:
         """Sparse TF-IDF matrix of already-normalised texts (same as the training vectorisers)."""
         import scipy.sparse as sp
         from sklearn.preprocessing import normalize
@@ -136,7 +140,8 @@ class NgramModel:
         }
 
     @classmethod
-    def from_arrays(cls, a: Any, prefix: str, word_ngrams: Sequence[int], char_ngrams: Sequence[int]) -> NgramModel:
+    def from_arrays(cls, a: Mapping[str, np.ndarray], prefix: str, word_ngrams: Sequence[int],
+                    char_ngrams: Sequence[int]) -> NgramModel:
         return cls(
             a[prefix + "word_vocab"].tolist(), a[prefix + "char_vocab"].tolist(), a[prefix + "idf"],
             a[prefix + "coef"], a[prefix + "intercept"],
@@ -145,7 +150,7 @@ class NgramModel:
         )
 
 
-_vader: Any = None
+_vader: SentimentIntensityAnalyzer | None = None
 
 
 def vader_features(texts: Sequence[str]) -> np.ndarray:
@@ -203,7 +208,7 @@ class SentimentHead:
         arrays = {**self.mlp.arrays("mlp_"), **self.ngram.arrays("ngram_"),
                   "stack_coef": self.stacker.coef.astype(np.float32),
                   "stack_intercept": self.stacker.intercept.astype(np.float32)}
-        np.savez_compressed(directory / HEAD_FILE, **arrays)  # type: ignore[arg-type]  # numpy stub: allow_pickle
+        np.savez_compressed(directory / HEAD_FILE, allow_pickle=False, **arrays)  # plain arrays: no pickles
         config = {**self.config, "classes": list(CLASSES), "use_vader": self.use_vader,
                   "word_ngrams": list(self.ngram.word_ngrams), "char_ngrams": list(self.ngram.char_ngrams)}
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

@@ -20,6 +20,10 @@ is always read as a field, so quote a literal term such as ``"re:invent"``.
 
 This module is pure Python (no spaCy); the matcher compiles the AST's terms into spaCy
 patterns. Every syntax problem raises :class:`QuerySyntaxError` with a 1-based column.
+
+Why one module of ~410 lines: it is one small language (grammar above, AST, lexer, parser,
+printer) whose parts change together; the printer must round-trip what the lexer accepts
+(``parse(to_string(ast)) == ast``), and split files would scatter that grammar.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard
 
 FIELDS: tuple[str, ...] = ("author", "lang", "source")
 FieldName = Literal["author", "lang", "source"]
@@ -36,6 +40,11 @@ MAX_NEAR = 1000
 MAX_DEPTH = 50
 _SPECIAL = set('()"')
 _NEAR_RE = re.compile(r"NEAR/(\d{1,6})(f?)")
+
+
+def is_field_name(name: str) -> TypeGuard[FieldName]:
+    """True for the names of :data:`FIELDS`."""
+    return name in FIELDS
 
 
 class QuerySyntaxError(ValueError):
@@ -358,9 +367,9 @@ class _Parser:
         if tok.kind in ("WORD", "PHRASE"):
             self._take()
             return Term(tok.text)
-        if tok.kind == "FIELD":
+        if tok.kind == "FIELD" and is_field_name(tok.text):  # the lexer emits FIELD only for FIELDS
             self._take()
-            return Field(tok.text, tok.value)  # type: ignore[arg-type]
+            return Field(tok.text, tok.value)
         raise self._error("term or '('")
 
 

@@ -7,6 +7,7 @@ quotes) to other authors plus the author's own ``post``; :class:`RisingVoice` an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -72,7 +73,8 @@ def norm_ref(ref: str) -> str:
     return ref.strip().lstrip("@").lower()
 
 
-def events_from_post(post: RawPost, resolve: Any = norm_ref, mention_cap: int = 3) -> list[VoiceEvent]:
+def events_from_post(post: RawPost, resolve: Callable[[str], str] = norm_ref,
+                     mention_cap: int = 3) -> list[VoiceEvent]:
     """Attention events a post gives to other authors plus its own ``post`` event.
 
     A target named several ways in one post counts once, with the strongest kind
@@ -80,9 +82,9 @@ def events_from_post(post: RawPost, resolve: Any = norm_ref, mention_cap: int = 
     """
     me = post.author.id
     at = post.created_at
-    found: dict[str, tuple[str, float, str | None]] = {}
+    found: dict[str, tuple[VoiceKind, float, str | None]] = {}
 
-    def add(ref: str | None, kind: str, weight: float, post_ref: str | None = None,
+    def add(ref: str | None, kind: VoiceKind, weight: float, post_ref: str | None = None,
             is_id: bool = False) -> None:
         if not ref:
             return
@@ -106,8 +108,7 @@ def events_from_post(post: RawPost, resolve: Any = norm_ref, mention_cap: int = 
     add(post.repost_of_author, "repost", 1.0, post.repost_of_post, True)
     events = [VoiceEvent(kind="post", source_id=me, target=me, at=at)]
     for key, (kind, w, pref) in found.items():
-        events.append(VoiceEvent(kind=kind, source_id=me, target=key, at=at, weight=w,  # type: ignore[arg-type]
-                                 post_ref=pref))
+        events.append(VoiceEvent(kind=kind, source_id=me, target=key, at=at, weight=w, post_ref=pref))
     return events
 
 

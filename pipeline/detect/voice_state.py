@@ -1,12 +1,12 @@
 """Per-author memory of the emerging-voices tracker: who an author is across subjects
 (:class:`AuthorInfo`) and its binned attention within one subject (:class:`AuthorState`), with
-the operations on that memory (folding old bins into a decayed baseline, windows, JSON form)."""
+the operations on that memory (folding old bins into a decayed baseline, windows)."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,8 +14,7 @@ import numpy as np
 from pipeline.detect.voice_config import VoiceConfig
 from pipeline.detect.voice_events import KINDS
 
-__all__ = ["AuthorInfo", "AuthorState", "bucket", "concentration", "fold", "info_to_dict", "kind_weights",
-           "new_state", "since", "state_from_dict", "state_to_dict"]
+__all__ = ["AuthorInfo", "AuthorState", "bucket", "concentration", "fold", "kind_weights", "new_state", "since"]
 
 
 def bucket(followers: int) -> int:
@@ -155,34 +154,3 @@ def concentration(st: AuthorState, now: float, window_min: float) -> float:
     if total < 3.0 or not per:
         return 0.0
     return max(per.values()) / total
-
-
-def state_to_dict(st: AuthorState) -> dict[str, Any]:
-    """JSON form of a state (its evaluation cache is not kept)."""
-    return {
-        "bins": [[b, *v] for b, v in sorted(st.bins.items())],
-        "old_n": st.old_n, "old_t": st.old_t, "folded_to": st.folded_to,
-        "sources": st.sources, "posts": [list(p) for p in st.posts],
-        "recent_refs": [list(r) for r in st.recent_refs], "last_post": st.last_post,
-        "last_post_ts": st.last_post_ts if math.isfinite(st.last_post_ts) else None,
-        "n_posts": st.n_posts, "attention": st.attention,
-        "last_ts": st.last_ts, "last_alert": st.last_alert,
-    }
-
-
-def state_from_dict(v: dict[str, Any]) -> AuthorState:
-    """Inverse of :func:`state_to_dict`."""
-    return AuthorState(
-        bins={int(row[0]): [float(x) for x in row[1:]] for row in v["bins"]},
-        old_n=v["old_n"], old_t=v["old_t"], folded_to=v["folded_to"],
-        sources=dict(v["sources"]), posts=deque((float(a), int(b)) for a, b in v["posts"]),
-        recent_refs=deque((float(a), str(b), float(c)) for a, b, c in v["recent_refs"]),
-        last_post=v["last_post"],
-        last_post_ts=v["last_post_ts"] if v["last_post_ts"] is not None else -math.inf,
-        n_posts=v["n_posts"], attention=v["attention"],
-        last_ts=v["last_ts"], last_alert=v["last_alert"])
-
-
-def info_to_dict(info: AuthorInfo) -> dict[str, Any]:
-    """JSON form of an author's cross-subject record."""
-    return asdict(info)

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -77,12 +76,9 @@ from pipeline.detect.voice_state import (
     AuthorState,
     bucket,
     fold,
-    info_to_dict,
     kind_weights,
     new_state,
     since,
-    state_from_dict,
-    state_to_dict,
 )
 
 __all__ = [
@@ -309,36 +305,6 @@ class VoiceTracker(AuthorDirectory):
     def subjects(self) -> list[str]:
         """Subjects seen so far."""
         return sorted(self._states)
-
-    # ---- state -------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable snapshot of the whole tracker (config included)."""
-        return {
-            "version": 1,
-            "config": asdict(self.config),
-            "own_accounts": {s: sorted(v) for s, v in self.own_accounts.items()},
-            "t0": self._t0, "now": self._now, "next_refresh": self._next_refresh
-            if math.isfinite(self._next_refresh) else None,
-            "info": {k: info_to_dict(v) for k, v in self._info.items()},
-            "ids": self._ids, "handles": self._handles,
-            "prior": {s: {str(b): m for b, m in p.items()} for s, p in self._prior.items()},
-            "states": {s: {k: state_to_dict(st) for k, st in sts.items()} for s, sts in self._states.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> VoiceTracker:
-        """Rebuild a tracker from :meth:`to_dict` output."""
-        tr = cls(VoiceConfig(**d["config"]), {s: set(v) for s, v in d.get("own_accounts", {}).items()})
-        tr._t0 = d["t0"]
-        tr._now = d["now"]
-        tr._next_refresh = d["next_refresh"] if d.get("next_refresh") is not None else -math.inf
-        tr._info = {k: AuthorInfo(**v) for k, v in d["info"].items()}
-        tr._ids = dict(d["ids"])
-        tr._handles = dict(d["handles"])
-        tr._prior = {s: {int(b): float(m) for b, m in p.items()} for s, p in d["prior"].items()}
-        for s, sts in d["states"].items():
-            tr._states[s] = {k: state_from_dict(v) for k, v in sts.items()}
-        return tr
 
 
 def replay(posts: Iterable[RawPost], tracker: VoiceTracker | None = None,

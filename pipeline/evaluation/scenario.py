@@ -25,154 +25,25 @@ per seed, so seeds differ in more than noise):
 
 Truth: ``{"emerging": [{"author_id", "handle", "emerges_at"}], "brand": {...},
 "own_accounts": [...], "distractors": {...}, "seed", "start", "end", "duration_h"}``.
-Tune on some seeds, report on others (see ``pipeline.evaluation.voices``).
+Tune on some seeds, report on others (see ``pipeline.evaluation.voices``). Accounts and the
+post generator are in :mod:`pipeline.evaluation.scenario_parts`, the non-default families in
+:mod:`pipeline.evaluation.scenario_families`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.evaluation.scenario_families import plant_family
+from pipeline.evaluation.scenario_parts import BRANDS, Account, PostGenerator, modulation
+
 __all__ = ["FAMILIES", "generate_scenario", "write_scenario"]
-
-_BRANDS = [
-    ("acme", "Acme"), ("voltcart", "Voltcart"), ("nimbus", "Nimbus Air"), ("orbit", "Orbit Bank"),
-    ("pixelo", "Pixelo"), ("brewly", "Brewly"), ("zentra", "Zentra Mobile"), ("lumen", "Lumen Foods"),
-]
-_SYL = ["ka", "lo", "mi", "ra", "to", "ne", "su", "vi", "an", "el", "or", "ix", "ba", "de", "fu",
-        "go", "ha", "ju", "ke", "ly", "mo", "pa", "qi", "ro", "sa", "ti", "ur", "ve", "wo", "ze"]
-_TOPICS = ["delivery", "price", "app", "support", "update", "battery", "refund", "launch",
-           "outage", "quality", "service", "design", "subscription", "store", "ad"]
-_OPINIONS = ["love", "hate", "can't believe", "finally tried", "thinking about", "disappointed by",
-             "impressed with", "confused about", "waiting for", "switching from"]
-
-
-@dataclass
-class _Acct:
-    id: str
-    handle: str
-    followers: int
-    role: str
-
-    def as_author(self) -> dict[str, Any]:
-        return {"id": self.id, "handle": self.handle, "followers": int(self.followers)}
-
-
-@dataclass
-class _Gen:
-    rng: np.random.Generator
-    start: datetime
-    duration_s: float
-    brand_id: str
-    brand_name: str
-    posts: list[dict[str, Any]] = field(default_factory=list)
-    used_handles: set[str] = field(default_factory=set)
-    next_id: int = 0
-
-    # -- helpers -------------------------------------------------------------------------
-    def handle(self) -> str:
-        while True:
-            n = int(self.rng.integers(2, 4))
-            h = "".join(self.rng.choice(_SYL, size=n)) + (
-                str(int(self.rng.integers(0, 999))) if self.rng.random() < 0.5 else "")
-            if h not in self.used_handles:
-                self.used_handles.add(h)
-                return h
-
-    def acct(self, role: str, followers: float) -> _Acct:
-        self.next_id += 1
-        aid = str(10_000_000 + int(self.rng.integers(0, 89_999_999)))
-        return _Acct(id=f"{aid}{self.next_id}", handle=self.handle(), followers=max(0, int(followers)),
-                     role=role)
-
-    def ref(self, a: _Acct) -> str:
-        """How a post names another account in ``mentions``: a handle (with or without @) or an id."""
-        u = self.rng.random()
-        return f"@{a.handle}" if u < 0.6 else (a.handle if u < 0.9 else a.id)
-
-    def text(self, extra: str = "") -> str:
-        r = self.rng
-        parts = [str(r.choice(_OPINIONS)), self.brand_name, str(r.choice(_TOPICS))]
-        if r.random() < 0.4:
-            parts.append(f"#{self.brand_id}")
-        return " ".join(parts + ([extra] if extra else []))
-
-    def emit(self, t: float, author: _Acct, *, reply_to: _Acct | None = None,
-             mentions: list[str] | None = None, repost_of: _Acct | None = None,
-             quote_of: _Acct | None = None, engagement: tuple[int, int, int] = (0, 0, 0),
-             text: str | None = None, past: bool = False) -> None:
-        if not (0.0 <= t < self.duration_s or (past and t < 0.0)):
-            return
-        ts = self.start + timedelta(seconds=float(t))
-        self.posts.append({
-            "id": f"{len(self.posts) + 1}-{int(self.rng.integers(0, 1_000_000))}",
-            "source": "synthetic",
-            "created_at": ts.isoformat().replace("+00:00", "Z"),
-            "text": text if text is not None else self.text(),
-            "author": author.as_author(),
-            "reply_to_author": reply_to.id if reply_to else None,
-            "mentions": mentions or [],
-            "repost_of_author": repost_of.id if repost_of else None,
-            "quote_of_author": quote_of.id if quote_of else None,
-            "engagement": {"likes": int(engagement[0]), "reposts": int(engagement[1]),
-                           "replies": int(engagement[2])},
-            "lang": "en",
-            "_t": float(t),
-        })
-
-    def emit_past(self, t: float, author: _Acct, *, reply_to: _Acct | None = None) -> None:
-        """A post before the stream's window (``t`` < 0 seconds from the start)."""
-        self.emit(t, author, reply_to=reply_to, past=True)
-
-    def poisson_times(self, rate_per_h: float, t0: float = 0.0, t1: float | None = None) -> np.ndarray:
-        t1 = self.duration_s if t1 is None else t1
-        if rate_per_h <= 0 or t1 <= t0:
-            return np.empty(0)
-        n = int(self.rng.poisson(rate_per_h * (t1 - t0) / 3600.0))
-        return np.sort(self.rng.uniform(t0, t1, size=n))
-
-    def thinned_times(self, rate_fn: Any, max_rate_per_h: float, t0: float = 0.0) -> np.ndarray:
-        """Inhomogeneous Poisson arrivals by thinning (``rate_fn(t)`` in events per hour)."""
-        cand = self.poisson_times(max_rate_per_h, t0)
-        if cand.size == 0:
-            return cand
-        keep = self.rng.random(cand.size) * max_rate_per_h <= np.array([rate_fn(t) for t in cand])
-        return cand[keep]
-
-    def engagement(self, followers: float, scale: float) -> tuple[int, int, int]:
-        r = self.rng
-        base = scale * (0.3 + math.sqrt(max(followers, 0.0)) * 0.02) * float(r.lognormal(0.0, 0.8))
-        likes = int(r.poisson(base))
-        return likes, int(r.poisson(base * 0.2)), int(r.poisson(base * 0.1))
-
-    def attention(self, t: float, src: _Acct, target: _Acct, kind_p: np.ndarray) -> None:
-        """``src`` posts something that replies to / mentions / reposts / quotes ``target``."""
-        kind = int(self.rng.choice(4, p=kind_p))
-        eng = self.engagement(src.followers, 0.5)
-        if kind == 0:
-            self.emit(t, src, reply_to=target, engagement=eng,
-                      mentions=[self.ref(target)] if self.rng.random() < 0.3 else None)
-        elif kind == 1:
-            extra = [f"@{self.brand_id}"] if self.rng.random() < 0.3 else []
-            self.emit(t, src, mentions=[self.ref(target), *extra], engagement=eng)
-        elif kind == 2:
-            self.emit(t, src, repost_of=target, engagement=(0, 0, 0), text="")
-        else:
-            self.emit(t, src, quote_of=target, engagement=eng)
-
-
-def _modulation(rng: np.random.Generator, amp_max: float) -> Any:
-    amp = float(rng.uniform(0.0, amp_max))
-    period = float(rng.uniform(2.0, 7.0)) * 3600.0
-    phase = float(rng.uniform(0.0, 2 * math.pi))
-    return lambda t: 1.0 + amp * math.sin(2 * math.pi * t / period + phase)
-
 
 def generate_scenario(
     seed: int,
@@ -198,10 +69,10 @@ def generate_scenario(
     if family not in FAMILIES:
         raise ValueError(f"unknown scenario family {family!r}; choose one of {', '.join(FAMILIES)}")
     rng = np.random.default_rng(seed)
-    brand_id, brand_name = _BRANDS[int(rng.integers(len(_BRANDS)))]
+    brand_id, brand_name = BRANDS[int(rng.integers(len(BRANDS)))]
     start = start or datetime(2024, 3, 1, tzinfo=UTC) + timedelta(
         days=int(rng.integers(0, 300)), hours=int(rng.integers(0, 24)))
-    g = _Gen(rng=rng, start=start.astimezone(UTC), duration_s=duration_h * 3600.0,
+    g = PostGenerator(rng=rng, start=start.astimezone(UTC), duration_s=duration_h * 3600.0,
              brand_id=brand_id, brand_name=brand_name)
     g.used_handles.add(brand_id)
     dur = g.duration_s
@@ -216,7 +87,7 @@ def generate_scenario(
     activity = np.minimum(activity, 50.0)
     activity /= activity.sum()
 
-    brand = _Acct(id=f"brand-{int(rng.integers(100, 999))}", handle=brand_id,
+    brand = Account(id=f"brand-{int(rng.integers(100, 999))}", handle=brand_id,
                   followers=int(10 ** rng.uniform(4.5, 6.2)), role="brand")
     big = [g.acct("big", 10 ** rng.uniform(5.0, 6.7)) for _ in range(int(rng.integers(2, 6)))]
     mid = [g.acct("specialist", 10 ** rng.uniform(3.5, 4.7)) for _ in range(int(rng.integers(3, 9)))]
@@ -224,11 +95,11 @@ def generate_scenario(
                                                                        else rng.integers(3, 16)))]
     emerging = [g.acct("emerging", 10 ** rng.uniform(1.7, 3.5)) for _ in range(n_emerging)]
 
-    def pick_bg(n: int = 1, replace: bool = True) -> list[_Acct]:
+    def pick_bg(n: int = 1, replace: bool = True) -> list[Account]:
         idx = rng.choice(n_bg, size=n, p=activity, replace=replace and n_bg > 0)
         return [bg[int(i)] for i in np.atleast_1d(idx)]
 
-    def pick_uniform_bg(n: int) -> list[_Acct]:
+    def pick_uniform_bg(n: int) -> list[Account]:
         idx = rng.choice(n_bg, size=min(n, n_bg), replace=False)
         return [bg[int(i)] for i in idx]
 
@@ -239,7 +110,7 @@ def generate_scenario(
     p_mention_brand = float(rng.uniform(0.25, 0.8))
     p_reply, p_repost, p_quote = (float(rng.uniform(0.1, 0.3)), float(rng.uniform(0.05, 0.15)),
                                   float(rng.uniform(0.0, 0.05)))
-    recent: list[_Acct] = []
+    recent: list[Account] = []
     for t in g.poisson_times(bg_rate):
         a = pick_bg()[0]
         u = rng.random()
@@ -279,9 +150,9 @@ def generate_scenario(
                        engagement=g.engagement(src.followers, 0.5))
 
     # ---- steady accounts: big, brand, specialists ---------------------------------------
-    def steady(acct: _Acct, attn_rate: float, post_every_min: float, amp: float, kind_p: np.ndarray,
+    def steady(acct: Account, attn_rate: float, post_every_min: float, amp: float, kind_p: np.ndarray,
                eng_scale: float) -> None:
-        mod = _modulation(rng, amp)
+        mod = modulation(rng, amp)
         for t in g.thinned_times(lambda t: attn_rate * mod(t), attn_rate * (1 + amp)):
             g.attention(t, pick_bg()[0], acct, kind_p)
         for t in g.poisson_times(60.0 / post_every_min):
@@ -301,7 +172,7 @@ def generate_scenario(
 
     # ---- bots ------------------------------------------------------------------------------
     famous = [brand, *big]
-    spam_target: _Acct | None = None
+    spam_target: Account | None = None
     if bots and rng.random() < 0.5:
         spam_target = g.acct("spam", rng.lognormal(3.5, 1.0))
         bots_network = bots
@@ -350,7 +221,7 @@ def generate_scenario(
     slots = np.sort(rng.uniform(lo, hi, size=n_emerging))
     truth_emerging = []
     if family not in ("default", "quiet_stream"):
-        truth_emerging = _plant_family(g, family, emerging, slots, bg, bots, pick_bg)
+        truth_emerging = plant_family(g, family, emerging, slots, bg, bots, pick_bg)
     for a, te in zip(emerging if family in ("default", "quiet_stream") else [], slots, strict=False):
         te = float(te)
         # near-zero past: occasional posts, rare attention
@@ -378,7 +249,7 @@ def generate_scenario(
             return peak * grow * 0.5 ** (x / half_life_s)
 
         kind_p = rng.dirichlet([2.0, 2.0, 1.5, 1.0])
-        fans: list[_Acct] = []
+        fans: list[Account] = []
         for t in g.thinned_times(attn_rate, peak, te):
             if fans and rng.random() < 0.15:
                 src = fans[int(rng.integers(len(fans)))]
@@ -428,69 +299,6 @@ account for 10 minutes (coordinated amplification, a hard negative).  ``returnin
 voices who had a short burst of attention 30-120 days before the stream starts, then silence.
 ``quiet_stream``: default-shaped voices in a small, quiet conversation (150-500 accounts, 25-80
 background posts an hour)."""
-
-
-def _plant_family(g: _Gen, family: str, emerging: list[_Acct], slots: np.ndarray, bg: list[_Acct],
-                  bots: list[_Acct], pick_bg: Any) -> list[dict[str, Any]]:
-    """Plant the emerging voices (and extra distractors) of a non-default family; return the truth."""
-    rng = g.rng
-    truth: list[dict[str, Any]] = []
-    for a, te in zip(emerging, slots, strict=True):
-        te = float(te)
-        for t in g.poisson_times(60.0 / float(rng.uniform(40, 150)), 0.0, te):
-            g.emit(t, a, engagement=g.engagement(a.followers, 0.5))
-        for t in g.poisson_times(float(rng.uniform(0.0, 0.4)), 0.0, te):
-            g.attention(t, pick_bg()[0], a, np.array([0.5, 0.3, 0.1, 0.1]))
-        kind_p = rng.dirichlet([2.0, 2.0, 1.5, 1.0])
-        if family == "small_cascade":
-            cascade = [bg[int(i)] for i in rng.choice(len(bg), size=int(rng.integers(5, 9)), replace=False)]
-            for src in cascade:
-                if src is a:
-                    continue
-                t = te + float(rng.uniform(0.0, 1800.0))
-                g.attention(t, src, a, kind_p)
-                if rng.random() < 0.4:  # some come back to the conversation
-                    g.attention(t + float(rng.exponential(1200.0)), src, a, kind_p)
-        else:
-            slow = family == "slow_ramp"
-            peak = float(rng.uniform(25, 90))
-            span = float(rng.uniform(3600, 7200)) if slow else float(rng.uniform(5, 20)) * 60.0
-
-            def rate(t: float, te: float = te, peak: float = peak, span: float = span, slow: bool = slow) -> float:
-                if t < te:
-                    return 0.0
-                if slow:  # a fifth of the peak at once, then linear to the peak over ``span``
-                    return peak * min(1.0, 0.2 + 0.8 * (t - te) / span)
-                return peak * (1.0 - 0.7 * math.exp(-(t - te) / span))  # saturating, time constant span
-
-            fans: list[_Acct] = []
-            for t in g.thinned_times(rate, peak, te):
-                if fans and rng.random() < 0.15:
-                    src = fans[int(rng.integers(len(fans)))]
-                else:
-                    src = bg[int(rng.integers(len(bg)))]
-                    fans.append(src)
-                if src is not a:
-                    g.attention(float(t), src, a, kind_p)
-        for t in g.poisson_times(60.0 / float(rng.uniform(8, 25)), te):
-            g.emit(float(t), a, engagement=g.engagement(a.followers, 2.0))
-        if family == "returning":  # a short burst of attention months ago, then silence
-            back = float(rng.uniform(30, 120)) * 86400.0
-            t_old = float(rng.uniform(0.0, 3600.0)) - back
-            g.emit_past(t_old, a)
-            for src in [bg[int(i)] for i in rng.choice(len(bg), size=int(rng.integers(8, 20)), replace=False)]:
-                if src is not a:
-                    g.emit_past(t_old + float(rng.uniform(0.0, 3600.0)), src, reply_to=a)
-        truth.append({"author_id": a.id, "handle": a.handle,
-                      "emerges_at": (g.start + timedelta(seconds=te)).isoformat()})
-    if family == "bursty_bots":
-        for t0 in g.poisson_times(float(rng.uniform(1.0, 3.0))):
-            target = bg[int(rng.integers(len(bg)))]
-            for _ in range(int(rng.integers(6, 16))):
-                burst = g.acct("bot", rng.lognormal(2.0, 1.0))
-                for t in np.sort(t0 + rng.uniform(0.0, 600.0, size=int(rng.integers(3, 10)))):
-                    g.emit(float(t), burst, mentions=[g.ref(target)], text=g.text("deal click link"))
-    return truth
 
 
 def write_scenario(dir: Path | str, seed: int, **kwargs: Any) -> tuple[Path, Path]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from connectors.registry import get_connector
-from connectors.runner import RunnerOptions
+from connectors.run_types import RunnerOptions
 
 ROOT = Path(__file__).parents[2]
 DOC = (ROOT / "docs" / "connectors.md").read_text(encoding="utf-8")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.runner import RunnerOptions, run_connector
+from connectors.run_types import RunnerOptions
+from connectors.runner import run_connector
 from connectors.sources.rss import RssConnector
 from connectors.testing import Chunks, FixtureServer, Reply, Request, status
 

@@ -33,7 +33,8 @@ from connectors.base import (
 from connectors.http import HttpClient, parse_retry_after
 from connectors.ratelimit import TokenBucket
 from connectors.registry import BUILTINS, available_connectors, get_connector
-from connectors.runner import RunnerOptions, run_connector
+from connectors.run_types import RunnerOptions
+from connectors.runner import run_connector
 from connectors.state import SeenIds, StateStore, StreamState
 from connectors.testing import FixtureServer, MemorySink, Reply, Request, run_once, status
 from pipeline.core.schema import DeadLetter

@@ -66,7 +66,7 @@ def test_config_directory_is_mounted_read_only_where_settings_files_are_read() -
 def test_a_connector_service_per_builtin_source_with_a_valid_example_config() -> None:
     from connectors.cli import load_config
     from connectors.registry import BUILTINS, get_connector
-    from connectors.runner import RunnerOptions
+    from connectors.run_types import RunnerOptions
 
     for name in BUILTINS:
         svc = SERVICES.get(f"connector-{name}")

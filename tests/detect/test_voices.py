@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -190,23 +189,6 @@ def test_events_from_post_counts_a_target_once_with_the_strongest_kind() -> None
     assert kinds == {"you": "reply", "other": "mention"}
     spam = post("b", 0, "me", mentions=[f"@u{i}" for i in range(6)])
     assert all(e.weight == pytest.approx(0.5) for e in events_from_post(spam) if e.kind == "mention")
-
-
-def test_state_round_trip_continues_identically() -> None:
-    s = Stream(seed=8, hours=3)
-    s.add(5, "newbie", 150, handle="newbie")
-    s.attention("newbie", 120, 180, per_hour=30)
-    ordered = sorted(s.posts, key=lambda p: p.created_at)
-    cut = len(ordered) // 2
-    full = VoiceTracker()
-    alerts_full = [a for p in ordered for a in full.observe(p)]
-    half = VoiceTracker()
-    alerts_half = [a for p in ordered[:cut] for a in half.observe(p)]
-    restored = VoiceTracker.from_dict(json.loads(json.dumps(half.to_dict())))
-    alerts_half += [a for p in ordered[cut:] for a in restored.observe(p)]
-    assert [(a.author_id, a.at) for a in alerts_half] == [(a.author_id, a.at) for a in alerts_full]
-    assert [(r.author_id, round(r.score, 9)) for r in restored.ranking("*")] == \
-        [(r.author_id, round(r.score, 9)) for r in full.ranking("*")]
 
 
 def test_idle_authors_are_evicted() -> None:

@@ -1,16 +1,10 @@
-"""Helpers for integration tests: worker subprocesses, Kafka lag, a local webhook receiver."""
+"""Helpers for integration tests: Kafka lag, committed offsets, topic reads, waiting. The worker
+subprocess and the webhook receiver are in :mod:`pipeline.evaluation.live_stack`."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +12,6 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """``hypermicro worker`` in its own process group, logging to ``log_path``."""
-    full = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-    log = log_path.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "worker", "--loglevel", "warning"],
-        cwd=REPO, env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-
-
-def stop_worker(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    return proc.returncode
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -94,32 +67,3 @@ def read_topic(bootstrap: str, topic: str, timeout_ms: int = 5000) -> list[Any]:
         return list(consumer)
     finally:
         consumer.close()
-
-
-class WebhookReceiver:
-    """A local HTTP endpoint recording every POSTed JSON body."""
-
-    def __init__(self) -> None:
-        received: list[dict[str, Any]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                received.append({"headers": dict(self.headers), "json": json.loads(body or b"{}"), "at": time.time()})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> WebhookReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
+from pipeline.evaluation.live_stack import start_worker, stop_worker
 from pipeline.storage.backend import ChdbBackend
-from tests.integration.harness import read_topic, start_worker, stop_worker, wait_until
+from tests.integration.harness import read_topic, wait_until
 from tests.integration.test_resilience import drain, fast_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -14,18 +14,11 @@ import pytest
 
 from connectors.file_replay import replay_file
 from pipeline.core.kafka import PostProducer
+from pipeline.evaluation.live_stack import WebhookReceiver, start_worker, stop_worker
 from pipeline.evaluation.sample import SampleSpec, write_sample
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.repository import Repository
-from tests.integration.harness import (
-    REPO,
-    WebhookReceiver,
-    lag,
-    read_topic,
-    start_worker,
-    stop_worker,
-    wait_until,
-)
+from tests.integration.harness import REPO, lag, read_topic, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

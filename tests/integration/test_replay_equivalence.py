@@ -16,8 +16,9 @@ import pytest
 
 from connectors.file_replay import replay_file
 from pipeline.core.kafka import PostProducer
+from pipeline.evaluation.live_stack import start_worker, stop_worker
 from pipeline.evaluation.sample import SampleSpec, write_sample
-from tests.integration.harness import lag, read_topic, start_worker, stop_worker, wait_until
+from tests.integration.harness import lag, read_topic, wait_until
 from tests.integration.test_pipeline_e2e import worker_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.kafka import PostProducer
+from pipeline.evaluation.live_stack import start_worker, stop_worker
 from pipeline.storage.backend import ChdbBackend, DriverBackend
-from tests.integration.harness import REPO, lag, start_worker, stop_worker, wait_until
+from tests.integration.harness import REPO, lag, wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -13,10 +13,11 @@ import pytest
 from pipeline.core.kafka import PostProducer
 from pipeline.core.roster import Voice
 from pipeline.core.schema import RawPost
+from pipeline.evaluation.live_stack import WebhookReceiver, start_worker, stop_worker
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.roster import RosterStore
-from tests.integration.harness import WebhookReceiver, start_worker, stop_worker, wait_until
+from tests.integration.harness import wait_until
 from tests.integration.test_pipeline_e2e import worker_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -16,9 +16,10 @@ from pipeline.core.kafka import PostProducer
 from pipeline.core.settings import load_settings
 from pipeline.detect.live_voices import own_accounts_from_brands
 from pipeline.detect.voices_cli import replay_file as replay_offline
+from pipeline.evaluation.live_stack import start_worker, stop_worker
 from pipeline.evaluation.scenario import write_scenario
 from pipeline.storage.backend import ChdbBackend
-from tests.integration.harness import lag, read_topic, start_worker, stop_worker, wait_until
+from tests.integration.harness import lag, read_topic, wait_until
 from tests.integration.test_pipeline_e2e import worker_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
