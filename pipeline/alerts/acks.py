@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.alerts.incidents import IncidentBook
+from pipeline.core.settings import Settings
 from pipeline.storage.repository import RepositoryProvider
 
 INCIDENTS_DB = "incidents.sqlite3"
@@ -38,13 +39,12 @@ AckFeed = Callable[[datetime | None], Awaitable[list[AckRecord]]]
 """Acknowledgements recorded at or after the given time (None: all), oldest first."""
 
 
-def state_dir(settings: Any) -> Path:
+def state_dir(settings: Settings) -> Path:
     """Where the incident book and outbox live (``alert_state_dir`` or ``<worker_data_dir>/alerts``)."""
-    configured = getattr(settings, "alert_state_dir", None)
-    return Path(configured) if configured else Path(settings.worker_data_dir) / "alerts"
+    return settings.alert_state_dir or settings.worker_data_dir / "alerts"
 
 
-def acknowledge_in_book(settings: Any, incident_id: str, by: str) -> bool:
+def acknowledge_in_book(settings: Settings, incident_id: str, by: str) -> bool:
     """Acknowledge ``incident_id`` in the local incident book if there is one; False if none or unknown."""
     path = state_dir(settings) / INCIDENTS_DB
     if not incident_id or not path.exists():

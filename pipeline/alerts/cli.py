@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import typer
 
+from pipeline.core.settings import Settings, load_settings
+
 alerts_app = typer.Typer(help="Alert incidents and delivery outbox.", no_args_is_help=True)
 
 S = TypeVar("S", bound=str)
@@ -24,13 +26,11 @@ class What(StrEnum):
     all = "all"
 
 
-def _settings() -> Any:
-    from pipeline.core.settings import load_settings
-
+def _settings() -> Settings:
     return load_settings()
 
 
-def state_dir_for(settings: Any, state_dir: Path | None = None) -> Path:
+def state_dir_for(settings: Settings, state_dir: Path | None = None) -> Path:
     """Where the alert SQLite state lives."""
     from pipeline.alerts.acks import state_dir as configured_state_dir
 

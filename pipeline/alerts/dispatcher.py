@@ -83,24 +83,15 @@ def default_routing(channels: Iterable[str]) -> RoutingConfig:
     return RoutingConfig(fallback=Route(destinations=fallback), broadcast=broadcast)
 
 
-def _setting(settings: Any, name: str, default: Any) -> Any:
-    value = getattr(settings, name, None)
-    return default if value is None else value
-
-
-def _secret(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
 def channels_from_settings(settings: Settings, names: Mapping[str, str] | None = None) -> dict[str, AlertChannel]:
     """The channels whose settings are present: ``webhook``, ``slack``, ``email``."""
     channels: dict[str, AlertChannel] = {}
     if settings.webhook_url:
-        channels["webhook"] = WebhookChannel(settings.webhook_url, _secret(settings.webhook_secret),
-                                             allow_unsigned=bool(getattr(settings, "webhook_allow_unsigned", False)))
-    slack_url = _secret(settings.slack_webhook_url)
+        channels["webhook"] = WebhookChannel(settings.webhook_url, settings.webhook_secret.get_secret_value(),
+                                             allow_unsigned=settings.webhook_allow_unsigned)
+    slack_url = settings.slack_webhook_url.get_secret_value()
     if slack_url:
         channels["slack"] = SlackChannel(slack_url, settings.public_url, names=names)
     if settings.smtp_host:
@@ -108,10 +99,10 @@ def channels_from_settings(settings: Settings, names: Mapping[str, str] | None =
             host=settings.smtp_host,
             port=settings.smtp_port,
             sender=settings.smtp_from,
-            username=_setting(settings, "smtp_username", None),
-            password=_secret(getattr(settings, "smtp_password", None)) or None,
-            starttls=bool(_setting(settings, "smtp_starttls", False)),
-            ssl=bool(_setting(settings, "smtp_ssl", False)),
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() or None,
+            starttls=settings.smtp_starttls,
+            ssl=settings.smtp_ssl,
         )
         channels["email"] = EmailChannel(smtp, settings.public_url, names=names)
     return channels
@@ -171,21 +162,20 @@ class AlertDispatcher:
         state_dir.mkdir(parents=True, exist_ok=True)
         directory = OwnerDirectory.from_files(settings.brands_file, settings.topics_file)
         channels = channels_from_settings(settings, directory.names)
-        routes_file = _setting(settings, "alert_routes_file", None)
-        config = load_routes(routes_file) if routes_file else default_routing(channels)
+        config = load_routes(settings.alert_routes_file) if settings.alert_routes_file else default_routing(channels)
         incidents = IncidentBook(
             state_dir / INCIDENTS_DB,
-            window_s=float(_setting(settings, "alert_incident_window_s", 3600.0)),
-            cooldown_s=float(_setting(settings, "alert_cooldown_s", 3600.0)),
-            escalation_factor=float(_setting(settings, "alert_escalation_factor", 2.0)),
-            max_per_subject=int(_setting(settings, "alert_max_per_subject", 6)),
-            cap_window_s=float(_setting(settings, "alert_cap_window_s", 3600.0)),
+            window_s=settings.alert_incident_window_s,
+            cooldown_s=settings.alert_cooldown_s,
+            escalation_factor=settings.alert_escalation_factor,
+            max_per_subject=settings.alert_max_per_subject,
+            cap_window_s=settings.alert_cap_window_s,
         )
         outbox = Outbox(state_dir / OUTBOX_DB,
-                        max_attempts=int(_setting(settings, "alert_outbox_max_attempts", 12)))
+                        max_attempts=settings.alert_outbox_max_attempts)
         opts: dict[str, Any] = {
-            "delivery_timeout_s": float(_setting(settings, "alert_delivery_timeout_s", 60.0)),
-            "retry_interval_s": float(_setting(settings, "alert_outbox_retry_s", 30.0)),
+            "delivery_timeout_s": settings.alert_delivery_timeout_s,
+            "retry_interval_s": settings.alert_outbox_retry_s,
         }
         opts.update(kwargs)
         return cls(channels, Router(config, directory), incidents, outbox, sink=sink, **opts)

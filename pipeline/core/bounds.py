@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 from pipeline.core.schema import MAX_TEXT_CHARS, RawPost
 
@@ -44,6 +44,15 @@ class OutOfBounds(ValueError):
         self.field = field
 
 
+class BoundsSettings(Protocol):
+    """What the bounds are configured from (settings, connector runner options)."""
+
+    @property
+    def post_max_future_s(self) -> float: ...
+    @property
+    def post_max_age_days(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class Bounds:
     """The accepted window of ``created_at`` and the size limits of a post."""
@@ -57,10 +66,9 @@ class Bounds:
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Bounds:
-        """The bounds configured in :class:`pipeline.core.settings.Settings` (or any object with
-        ``post_max_future_s`` and ``post_max_age_days``)."""
-        return cls(max_future_s=float(settings.post_max_future_s), max_age_days=float(settings.post_max_age_days))
+    def from_settings(cls, settings: BoundsSettings) -> Bounds:
+        """The bounds configured in :class:`pipeline.core.settings.Settings` or a connector's options."""
+        return cls(max_future_s=settings.post_max_future_s, max_age_days=settings.post_max_age_days)
 
     def window(self, now: datetime | None = None) -> tuple[datetime, datetime]:
         """The accepted ``created_at`` range ``[oldest, newest]`` at ``now``."""

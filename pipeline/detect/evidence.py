@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
 
 _URL = re.compile(r"https?://\S+")
 _MENTION = re.compile(r"@\w[\w.@-]*")
@@ -22,7 +21,7 @@ MIN_Z = 1.96
 
 
 @lru_cache(maxsize=1)
-def _analyzer() -> Any:
+def _analyzer() -> Callable[[str], list[str]]:
     from sklearn.feature_extraction.text import CountVectorizer
 
     return CountVectorizer(stop_words="english", lowercase=True,

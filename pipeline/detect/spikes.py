@@ -51,6 +51,7 @@ from typing import Any
 
 from scipy.special import pdtrc
 
+from pipeline.core.brands import BrandConfig
 from pipeline.detect.spike_null import (
     PEAK_DAYS,
     SEASON_HOURS,
@@ -123,12 +124,12 @@ class Detection:
     """One plain sentence, e.g. "214 negative mentions in the last hour vs 21 usual (10x)"."""
 
 
-def brand_overrides(brands: Iterable[Any], default: Sensitivity) -> dict[str, Sensitivity]:
+def brand_overrides(brands: Iterable[BrandConfig], default: Sensitivity) -> dict[str, Sensitivity]:
     """Brand id -> sensitivity for brands-file entries that set ``sensitivity`` (fields they
     leave unset come from ``default``); pass the result as ``SpikeMonitor(overrides=...)``."""
     out: dict[str, Sensitivity] = {}
     for b in brands:
-        own = getattr(b, "sensitivity", None)
+        own = b.sensitivity
         if own is not None:
             out[b.id] = Sensitivity(
                 ratio=own.ratio if own.ratio is not None else default.ratio,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.core.schema import Alert, AlertWindow, Evidence, Subject
+from pipeline.detect.voice_events import RisingVoice
 
 __all__ = ["DIGEST_WINDOW", "digest_alerts", "display_name", "profile_url", "reasons", "why", "window_start"]
 
@@ -105,7 +106,7 @@ def _headline(n: int, subject: str, names: Mapping[str, str]) -> str:
     return f"{voices}{about} in the last {DIGEST_WINDOW.total_seconds() / 60:.0f} min"
 
 
-def digest_alerts(rising: Iterable[Any], public_url: str, names: Mapping[str, str] | None = None) -> list[Alert]:
+def digest_alerts(rising: Iterable[RisingVoice], public_url: str, names: Mapping[str, str] | None = None) -> list[Alert]:
     """One ``rising_voice`` alert per subject and 30-minute window, listing its voices best first.
 
     A voice already listed for a brand in a window is left out of the ``*`` digest of that window.
@@ -133,7 +134,7 @@ def window_start(at: datetime) -> datetime:
     return datetime.fromtimestamp(math.floor(at.timestamp() / step) * step, tz=at.tzinfo)
 
 
-def _digest(subject: str, start: datetime, rvs: Sequence[Any], public_url: str,
+def _digest(subject: str, start: datetime, rvs: Sequence[RisingVoice], public_url: str,
             names: Mapping[str, str]) -> Alert:
     rvs = sorted({rv.author_id: rv for rv in rvs}.values(), key=lambda rv: -rv.score)
     brand = None if subject == "*" else subject

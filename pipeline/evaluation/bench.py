@@ -13,9 +13,15 @@ import signal
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:  # the command module stays cheap to import
+    from prometheus_client import Histogram
+
+    from pipeline.core.settings import Settings
+    from pipeline.enrich import Enricher
 
 
 def _parse_mix(spec: str) -> tuple[float, float]:
@@ -105,7 +111,7 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
     return result
 
 
-def _fresh_state(enricher: Any) -> None:
+def _fresh_state(enricher: Enricher) -> None:
     """Empty the tag cache and the conversation clusterer, so every run starts cold."""
     from pipeline.tagcache import TagCache
 
@@ -168,19 +174,19 @@ async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: fl
     }
 
 
-def _hist(h: Any) -> tuple[float, float]:
+def _hist(h: Histogram) -> tuple[float, float]:
     """(count, sum) of a Prometheus histogram so far."""
     samples = [s for m in h.collect() for s in m.samples]
     return (sum(s.value for s in samples if s.name.endswith("_count")),
             sum(s.value for s in samples if s.name.endswith("_sum")))
 
 
-def _batch_mean(h: Any, before: tuple[float, float]) -> float:
+def _batch_mean(h: Histogram, before: tuple[float, float]) -> float:
     count, total = _hist(h)
     return (total - before[1]) / max(1.0, count - before[0])
 
 
-def _report(name: str, r: dict[str, float], n: int, settings: Any) -> None:
+def _report(name: str, r: dict[str, float], n: int, settings: Settings) -> None:
     typer.echo(f"[{name}] posts: {n}  stored: {int(r['stored'])}  embedder: {settings.embedder}  "
                f"batch_max: {settings.batch_max}  firehose: {settings.firehose}")
     typer.echo(f"bare tagging:        {r['tagging_posts_s']:8.0f} posts/s")

@@ -20,10 +20,11 @@ import csv as csvlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import typer
+
+from models.base import BrandMatcher, Embedder, SentimentScorer
 
 CLASSES = ("negative", "neutral", "positive")
 _APPLE_LABELS = {"1": "negative", "3": "neutral", "5": "positive"}
@@ -84,7 +85,7 @@ def read_brand_stream(path: Path) -> list[BrandPost]:
     )
 
 
-def brand_labels(posts: Sequence[BrandPost], matcher: Any, scorer: Any, embedder: Any,
+def brand_labels(posts: Sequence[BrandPost], matcher: BrandMatcher, scorer: SentimentScorer, embedder: Embedder,
                  batch_size: int = 256) -> list[str | None]:
     """The worker's sentiment label toward each post's labelled brand; None where it is not matched."""
     from models.base import PostInput

@@ -24,11 +24,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from pipeline.detect.buckets import BrandBucket, BucketCounter
+
+if TYPE_CHECKING:  # the command module stays cheap to import (models load inside run)
+    from pipeline.core.schema import RawPost
+    from pipeline.core.settings import Settings
+    from pipeline.detect.spikes import SpikeMonitor
+    from pipeline.enrich import Enricher
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +178,7 @@ def load_posts(path: Path | str) -> tuple[list[Any], list[tuple[int, str]]]:
     return posts, invalid
 
 
-def count_buckets(posts: Sequence[Any], enricher: Any, bucket_s: int, batch: int) -> list[BrandBucket]:
+def count_buckets(posts: Sequence[RawPost], enricher: Enricher, bucket_s: int, batch: int) -> list[BrandBucket]:
     """Enrich posts in batches (in order) and count per-brand buckets as the worker stores them."""
     counter = BucketCounter(bucket_s)
     for i in range(0, len(posts), batch):
@@ -180,7 +186,7 @@ def count_buckets(posts: Sequence[Any], enricher: Any, bucket_s: int, batch: int
     return list(counter.buckets())
 
 
-def detect(buckets: Iterable[BrandBucket], monitor: Any) -> list[BuzzAlert]:
+def detect(buckets: Iterable[BrandBucket], monitor: SpikeMonitor) -> list[BuzzAlert]:
     """Feed buckets (event-time order) to a :class:`SpikeMonitor`; one alert per detection."""
     alerts = []
     for b in buckets:
@@ -191,7 +197,7 @@ def detect(buckets: Iterable[BrandBucket], monitor: Any) -> list[BuzzAlert]:
     return alerts
 
 
-def run(posts_file: Path, brands_file: Path, settings: Any | None = None) -> tuple[list[BuzzAlert], dict[str, Any]]:
+def run(posts_file: Path, brands_file: Path, settings: Settings | None = None) -> tuple[list[BuzzAlert], dict[str, Any]]:
     """Replay ``posts_file`` through the worker's enrichment, counting and detection."""
     from pipeline.core.brands import load_brands
     from pipeline.core.settings import load_settings

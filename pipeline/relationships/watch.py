@@ -116,7 +116,7 @@ class RosterWatch:
         stored = repo.stored_alert_ids([a.id for a in alerts])
         return [a for a in alerts if a.id not in stored] + digests
 
-    async def tick(self, repo: Repository, emit: Callable[[Alert], Awaitable[Any]]) -> int:
+    async def tick(self, repo: Repository, emit: Callable[[Alert], Awaitable[object]]) -> int:
         """Emit an alert for each new negative post by a rostered voice and the digests that are
         due; returns how many."""
         alerts = await asyncio.get_running_loop().run_in_executor(None, self._scan, repo)
