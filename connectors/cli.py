@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from pipeline.core.kafka import DEFAULT_BOOTSTRAP
+from pipeline.core.settings import ConfigError, load_checked_settings, topic_name
 from pipeline.core.topics import DLQ, RAW_POSTS
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ def namespaced(topic: str | None) -> str | None:
 
     A name that already carries the namespace is left as it is, so configs may use either form.
     """
-    from pipeline.core.settings import ConfigError, load_checked_settings, topic_name
 
     if not topic:
         return topic

@@ -29,6 +29,7 @@ from models.base import (
 )
 from models.conversations import ConversationClusterer, ConversationSnapshot
 from models.dedup import DuplicateIndex
+from pipeline.core.brands import load_brands
 from pipeline.core.schema import (
     BrandMention,
     EnrichedPost,
@@ -175,7 +176,6 @@ def build_enricher(settings: Settings, embedder_name: str | None = None) -> Enri
     from models.base import registry
     from models.brands.targeted import brand_sentiments
     from models.topics import EmbeddingTopicTagger
-    from pipeline.core.brands import load_brands
 
     embedder = registry.create("embedder", embedder_name or settings.embedder, cache_dir=settings.model_cache_dir)
     return Enricher(

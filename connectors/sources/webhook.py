@@ -30,6 +30,7 @@ from pydantic_settings import SettingsConfigDict
 from connectors import metrics
 from connectors.base import CheckError, ConnectorSpec, PushConnector, Sink
 from pipeline.core.bounds import DEFAULT_BOUNDS, Bounds, OutOfBounds, check_post
+from pipeline.core.httpserver import server_config
 from pipeline.core.schema import RawPost
 from pipeline.core.signing import (
     SIGNATURE_HEADER,
@@ -212,8 +213,6 @@ class WebhookConnector(PushConnector[WebhookSpec]):
 
     def serve(self, sink: Sink, dlq_topic: str | None) -> None:
         import uvicorn
-
-        from pipeline.core.httpserver import server_config
 
         if not self.spec.secret.get_secret_value():
             raise CheckError("webhook: no shared secret configured")

@@ -11,6 +11,8 @@ import logging
 
 import typer
 
+from pipeline.core.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
+
 log = logging.getLogger(__name__)
 
 
@@ -25,7 +27,6 @@ def command(
     from pipeline.api.app import create_api
     from pipeline.api.auth import LOOPBACK
     from pipeline.check import settings_or_exit
-    from pipeline.core.httpserver import API_MAX_CONNECTIONS, API_REQUEST_TIMEOUT_S, limits
     from pipeline.storage.backend import connect
     from pipeline.storage.migrate import migrate as run_migrations
     from pipeline.storage.repository import Repository

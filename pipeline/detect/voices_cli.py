@@ -14,12 +14,13 @@ from typing import Any
 
 import typer
 
+from pipeline.core.schema import RawPost
+from pipeline.core.settings import load_settings
+
 __all__ = ["command", "replay_file"]
 
 
 def _subjects(line: dict[str, Any], subject: str) -> tuple[Any, list[str]]:
-    from pipeline.core.schema import RawPost
-
     if isinstance(line.get("post"), dict):
         subs = ["*"]
         subs += [b["brand_id"] for b in line.get("brands", []) if isinstance(b, dict) and b.get("brand_id")]
@@ -52,7 +53,6 @@ def command(
 ) -> None:
     """Print the current emerging voices of a subject, with the reasons, after replaying a file.
     The brands file's own handles (``HYPERMICRO_BRANDS_FILE``) are left out, as in the worker."""
-    from pipeline.core.settings import load_settings
     from pipeline.detect.live_voices import own_accounts_from_brands
 
     tracker, alerts = replay_file(posts, subject, own_accounts_from_brands(load_settings().brands_file))

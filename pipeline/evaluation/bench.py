@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from pipeline.core.schema import RawPost
+from pipeline.core.settings import load_settings, topic_name
+
 if TYPE_CHECKING:  # the command module stays cheap to import
     from prometheus_client import Histogram
 
@@ -46,8 +49,6 @@ def command(
     half_rate: bool = typer.Option(False, "--half-rate", help="Also time produce->queryable at half the sustained end-to-end rate."),
 ) -> None:
     """Print posts/s end to end, p50/p99 produce->queryable latency and the bare tagging rate."""
-    from pipeline.core.schema import RawPost
-    from pipeline.core.settings import load_settings
     from pipeline.evaluation.demo import ensure_kafka
     from pipeline.evaluation.sample import SampleSpec, generate, mixed
     from pipeline.runtime.app import Worker
@@ -126,7 +127,6 @@ async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: fl
     from pipeline.core import metrics as M
     from pipeline.core import topics as T
     from pipeline.core.kafka import PostProducer
-    from pipeline.core.settings import topic_name
 
     loop = asyncio.get_running_loop()
     repo = await worker.repository()

@@ -25,6 +25,8 @@ import numpy as np
 import typer
 
 from models.base import BrandMatcher, Embedder, SentimentScorer
+from pipeline.core.brands import load_brands
+from pipeline.core.settings import load_settings
 
 CLASSES = ("negative", "neutral", "positive")
 _APPLE_LABELS = {"1": "negative", "3": "neutral", "5": "positive"}
@@ -139,8 +141,6 @@ def command(
     import models.sentiment  # noqa: F401  (registers scorers)
     from models.base import registry
     from models.brands.matcher import SpacyBrandMatcher
-    from pipeline.core.brands import load_brands
-    from pipeline.core.settings import load_settings
 
     posts = read_brand_stream(csv)
     configs = load_brands(brands)

@@ -23,6 +23,7 @@ from pathlib import Path
 import typer
 
 from models.base import BrandMatcher, PostInput
+from pipeline.core.brands import load_brands
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,6 @@ def command(
 ) -> None:
     """Print per-brand precision/recall/F1 and, last, the micro averages."""
     from models.brands.matcher import SpacyBrandMatcher
-    from pipeline.core.brands import load_brands
 
     configs = load_brands(brands)
     ids = [b.id for b in configs]

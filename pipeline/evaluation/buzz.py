@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from pipeline.core.brands import BrandConfigError, load_brands
+from pipeline.core.schema import RawPost
+from pipeline.core.settings import load_settings
 from pipeline.detect.buckets import BrandBucket, BucketCounter
 
 if TYPE_CHECKING:  # the command module stays cheap to import (models load inside run)
@@ -160,7 +163,6 @@ def load_posts(path: Path | str) -> tuple[list[Any], list[tuple[int, str]]]:
     from pydantic import ValidationError
 
     from connectors.file_replay import _error_text, iter_records
-    from pipeline.core.schema import RawPost
 
     posts = []
     invalid: list[tuple[int, str]] = []
@@ -199,8 +201,6 @@ def detect(buckets: Iterable[BrandBucket], monitor: SpikeMonitor) -> list[BuzzAl
 
 def run(posts_file: Path, brands_file: Path, settings: Settings | None = None) -> tuple[list[BuzzAlert], dict[str, Any]]:
     """Replay ``posts_file`` through the worker's enrichment, counting and detection."""
-    from pipeline.core.brands import load_brands
-    from pipeline.core.settings import load_settings
     from pipeline.detect.spikes import Sensitivity, SpikeMonitor, brand_overrides
     from pipeline.enrich import build_enricher
 
@@ -225,7 +225,6 @@ def command(
     out: Path | None = typer.Option(None, "--out", help="Folder for alerts.jsonl."),
 ) -> None:
     """Replay posts through tagging and spike detection; last line: episodes, recall, delay, false alerts."""
-    from pipeline.core.brands import BrandConfigError
 
     try:
         truth_brands, episodes = load_truth(truth)

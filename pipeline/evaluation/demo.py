@@ -19,6 +19,8 @@ from typing import Any
 
 import typer
 
+from pipeline.core.logs import configure_logging
+from pipeline.core.settings import load_settings, topic_name
 from pipeline.storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,6 @@ def command(
     from connectors.file_replay import replay_file
     from pipeline.core import topics as T
     from pipeline.core.kafka import PostProducer
-    from pipeline.core.logs import configure_logging
-    from pipeline.core.settings import load_settings, topic_name
     from pipeline.evaluation.sample import SampleSpec, write_sample
     from pipeline.runtime.app import Worker
     from pipeline.runtime.live import build_live_detector

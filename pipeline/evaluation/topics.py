@@ -26,6 +26,7 @@ import typer
 
 from models.topics import ARTIFACTS
 from pipeline.core.settings import PACKAGE_CONFIG, load_settings
+from pipeline.core.taxonomy import load_taxonomy
 
 TWEET_TOPIC_YAML = PACKAGE_CONFIG / "tweet_topic.yaml"
 TWEET_TOPIC_CALIBRATION = ARTIFACTS / "tweet_topic"
@@ -134,7 +135,6 @@ def calibrate_command(
     import models.embedding  # noqa: F401  (registers embedders)
     from models.base import registry
     from models.topics import calibrate, topic_prototypes
-    from pipeline.core.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(topics)
     texts, y = read_labelled(train, taxonomy)
@@ -186,7 +186,6 @@ def command(
     import models.embedding  # noqa: F401  (registers embedders)
     from models.base import registry
     from models.topics import EmbeddingTopicTagger, topic_prototypes
-    from pipeline.core.taxonomy import load_taxonomy
 
     if topics is None:
         topics = TWEET_TOPIC_YAML

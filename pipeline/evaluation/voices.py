@@ -27,6 +27,8 @@ from typing import Any
 
 import typer
 
+from pipeline.core.schema import RawPost
+
 __all__ = ["command", "evaluate", "load_posts", "own_accounts_from_truth"]
 
 
@@ -66,7 +68,6 @@ def own_accounts_from_truth(truth: dict[str, Any]) -> dict[str, set[str]]:
 def evaluate(posts: list[dict[str, Any]], truth: dict[str, Any], config: Any = None,
              *, use_own_accounts: bool = True) -> dict[str, Any]:
     """Replay ``posts`` (interchange dicts) and score against ``truth``; return metrics and details."""
-    from pipeline.core.schema import RawPost
     from pipeline.detect.voices import VoiceConfig, VoiceTracker
 
     cfg = config if isinstance(config, VoiceConfig) else VoiceConfig(**(config or {}))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from pipeline.core.settings import load_settings
+
 
 def migrate_command(
     target: int | None = typer.Option(None, "--to", help="Target version (default: latest); lower rolls back."),
 ) -> None:
     """Apply numbered ClickHouse migrations for the configured backend."""
-    from pipeline.core.settings import load_settings
     from pipeline.storage.backend import connect
     from pipeline.storage.migrate import migrate
 
