@@ -73,8 +73,7 @@ def _worker(name: str, texts_file: Path, out_file: Path, threads: int, batch: in
     import time
 
     texts = json.loads(texts_file.read_text())
-    import models.embedding  # noqa: F401
-    from models.base import registry
+    from models.factories import registry
 
     kwargs: dict[str, object] = {"threads": threads} if name == "st-minilm" else {
         "intra_op_threads": threads, "cache_dir": cache_dir,

@@ -1,15 +1,14 @@
-"""Interfaces for every NLP capability, and the name -> factory registry.
+"""Interfaces for every NLP capability.
 
-Business code depends on these protocols only; concrete models are chosen from
-settings by name (``registry.create("embedder", "onnx-minilm")``). Heavy
-libraries are imported inside factories so importing this module is cheap.
+Business code depends on these protocols only; concrete models are chosen from settings by
+name through :data:`models.factories.registry` (``registry.create("embedder", "onnx-minilm")``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar, overload, runtime_checkable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -98,50 +97,3 @@ class LanguageIdentifier(Protocol):
     def identify(self, texts: Sequence[str]) -> list[str]:
         """ISO 639-1 code per text, ``und`` when unsure."""
         ...
-
-
-FactoryT = TypeVar("FactoryT", bound=Callable[..., object])
-
-
-@dataclass
-class Registry:
-    """Explicit name -> factory map per capability. No string-matching of class names.
-
-    :meth:`create` is typed per capability: ``create("embedder", ...)`` is an :class:`Embedder`.
-    """
-
-    factories: dict[str, dict[str, Callable[..., object]]] = field(default_factory=dict)
-
-    def register(self, capability: Capability, name: str) -> Callable[[FactoryT], FactoryT]:
-        def deco(fn: FactoryT) -> FactoryT:
-            self.factories.setdefault(capability, {})[name] = fn
-            return fn
-
-        return deco
-
-    @overload
-    def create(self, capability: Literal["embedder"], name: str, **kwargs: object) -> Embedder: ...
-
-    @overload
-    def create(self, capability: Literal["sentiment"], name: str, **kwargs: object) -> SentimentScorer: ...
-
-    @overload
-    def create(self, capability: Literal["brand_matcher"], name: str, **kwargs: object) -> BrandMatcher: ...
-
-    @overload
-    def create(self, capability: Literal["langid"], name: str, **kwargs: object) -> LanguageIdentifier: ...
-
-    def create(self, capability: Capability, name: str, **kwargs: object) -> object:
-        """Build the ``name`` implementation of ``capability`` with the factory's options."""
-        try:
-            factory = self.factories[capability][name]
-        except KeyError:
-            known = sorted(self.factories.get(capability, {}))
-            raise ValueError(f"unknown {capability} {name!r}; known: {known}") from None
-        return factory(**kwargs)
-
-    def names(self, capability: Capability) -> list[str]:
-        return sorted(self.factories.get(capability, {}))
-
-
-registry = Registry()

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from models.base import EncoderOutput, registry
+from models.base import EncoderOutput
 
 log = logging.getLogger(__name__)
 
@@ -337,25 +337,6 @@ class HashEmbedder:
             for layer in range(self.feature_layers):
                 feats[row, layer * self.dim : (layer + 1) * self.dim] = self._vector(tokens, f"layer{layer}")
         return EncoderOutput(embeddings=l2_normalise(emb), features=feats)
-
-
-@registry.register("embedder", "onnx-minilm")
-def _create_onnx(cache_dir: Path | str, intra_op_threads: int = 2, batch_size: int = 32,
-                 max_length: int = MAX_LENGTH, allow_spinning: bool = False) -> OnnxMiniLMEmbedder:
-    return OnnxMiniLMEmbedder(cache_dir, intra_op_threads, batch_size, max_length, allow_spinning)
-
-
-# Callers pass ``cache_dir=settings.model_cache_dir`` whatever the name: the factories that
-# build nothing on disk accept and ignore it.
-@registry.register("embedder", "st-minilm")
-def _create_st(cache_dir: Path | str | None = None, batch_size: int = 32, max_length: int = MAX_LENGTH,
-               threads: int | None = None) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(batch_size, max_length, threads)
-
-
-@registry.register("embedder", "hash")
-def _create_hash(cache_dir: Path | str | None = None, dim: int = DIM, feature_layers: int = N_LAYERS) -> HashEmbedder:
-    return HashEmbedder(dim, feature_layers)
 
 
 __all__ = [

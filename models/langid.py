@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from models.base import registry
-
 UNDETERMINED = "und"
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@\w+")
@@ -67,13 +65,8 @@ class FastTextLanguageIdentifier:
         return [self.detect(t)[0] for t in texts]
 
 
-# The protocol's name in models.base; this is the implementation registered as "default".
+# The protocol's name in models.base; this is the implementation built as "default" (models/factories.py).
 LanguageIdentifier = FastTextLanguageIdentifier
-
-
-@registry.register("langid", "default")
-def _create_default(min_letters: int = 4, min_confidence: float = 0.3, max_chars: int = 512) -> FastTextLanguageIdentifier:
-    return FastTextLanguageIdentifier(min_letters, min_confidence, max_chars)
 
 
 __all__ = ["UNDETERMINED", "FastTextLanguageIdentifier", "LanguageIdentifier", "clean_for_langid", "letter_count"]

@@ -169,12 +169,8 @@ class Enricher:
 
 def build_enricher(settings: Settings, embedder_name: str | None = None) -> Enricher:
     """Default components from settings (loads models once; call in the worker, not at import)."""
-    import models.brands  # noqa: F401 - registers the brand matcher
-    import models.embedding  # noqa: F401 - registers embedders
-    import models.langid  # noqa: F401 - registers language id
-    import models.sentiment  # noqa: F401 - registers sentiment scorers
-    from models.base import registry
     from models.brands.targeted import brand_sentiments
+    from models.factories import registry
     from models.topics import EmbeddingTopicTagger
 
     embedder = registry.create("embedder", embedder_name or settings.embedder, cache_dir=settings.model_cache_dir)

@@ -137,10 +137,8 @@ def command(
     min_posts: int = typer.Option(30, "--min-posts", help="Leave out brands with fewer matched posts (too noisy)."),
 ) -> None:
     """Print per-brand human vs predicted negative share; last line: mean and max absolute error."""
-    import models.embedding  # noqa: F401  (registers embedders)
-    import models.sentiment  # noqa: F401  (registers scorers)
-    from models.base import registry
     from models.brands.matcher import SpacyBrandMatcher
+    from models.factories import registry
 
     posts = read_brand_stream(csv)
     configs = load_brands(brands)

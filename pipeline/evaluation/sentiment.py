@@ -50,8 +50,7 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     import numpy as np
     from sklearn.metrics import precision_recall_fscore_support
 
-    import models.sentiment  # noqa: F401  (registers the scorers)
-    from models.base import registry
+    from models.factories import registry
 
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
@@ -61,7 +60,6 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     scorer = registry.create("sentiment", model, **model_kwargs)
     encoder = None
     if embedder is not None:
-        import models.embedding  # noqa: F401  (registers the embedders)
         from pipeline.core.settings import load_settings
 
         encoder = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)

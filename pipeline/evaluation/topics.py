@@ -132,8 +132,7 @@ def calibrate_command(
     cv: int = typer.Option(5, "--cv", help="Folds of the cross-validation recorded in provenance (0: skip)."),
 ) -> None:
     """Fit per-topic thresholds and few-shot centroid means; write the artifact with provenance.json."""
-    import models.embedding  # noqa: F401  (registers embedders)
-    from models.base import registry
+    from models.factories import registry
     from models.topics import calibrate, topic_prototypes
 
     taxonomy = load_taxonomy(topics)
@@ -183,8 +182,7 @@ def command(
     cv: int = typer.Option(0, "--cv", help="Instead of a fixed calibration, k-fold calibrate+evaluate on this file."),
 ) -> None:
     """Print per-topic P/R/F1; the last line is ``macro_f1=... micro_f1=... n=N``."""
-    import models.embedding  # noqa: F401  (registers embedders)
-    from models.base import registry
+    from models.factories import registry
     from models.topics import EmbeddingTopicTagger, topic_prototypes
 
     if topics is None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import models.brands  # noqa: F401  (registers the factory)
-from models.base import BrandHit, BrandMatcher, PostInput, registry
+from models.base import BrandHit, BrandMatcher, PostInput
 from models.brands import SpacyBrandMatcher
+from models.factories import registry
 from pipeline.core.brands import BrandConfig, load_brands, parse_brands
 
 DEFAULT_BRANDS = Path(__file__).resolve().parents[2] / "pipeline" / "config" / "brands.yaml"

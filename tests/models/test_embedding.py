@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import models.embedding as me
-from models.base import EncoderOutput, registry
+from models.base import EncoderOutput
+from models.factories import registry
 
 # ---------------------------------------------------------------------------- synthetic tweets
 

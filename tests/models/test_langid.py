@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from models.base import LanguageIdentifier as LanguageIdentifierProtocol
-from models.base import registry
+from models.factories import registry
 from models.langid import UNDETERMINED, LanguageIdentifier, clean_for_langid
 
 

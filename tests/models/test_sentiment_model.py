@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import models.sentiment
-from models.base import EncoderOutput, SentimentScorer, registry
+from models.base import EncoderOutput, SentimentScorer
+from models.factories import registry
 from pipeline.evaluation.sentiment import evaluate
 from tests.models.test_sentiment_unit import load_fixture
 

@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import models.embedding  # noqa: F401  (registers the hash embedder)
-import models.sentiment  # noqa: F401  (registers scorers)
-from models.base import registry
 from models.brands.matcher import SpacyBrandMatcher
+from models.factories import registry
 from pipeline.core.brands import load_brands
 from pipeline.evaluation.brand_sentiment import (
     BrandPost,

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import models.sentiment  # noqa: F401  (registers scorers)
-from models.base import SentimentResult, SentimentScorer, registry
+from models.base import SentimentResult, SentimentScorer
+from models.factories import registry
 from models.sentiment.head import normalize_text
 from models.sentiment.scorer import english_eligible, results_from_proba
 from pipeline.evaluation.sentiment import command, evaluate, parse_label_map, read_labelled

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.base import TopicTagger, registry
+from models.base import TopicTagger
 from models.embedding import HashEmbedder
+from models.factories import registry
 from models.topics import (
     Calibration,
     EmbeddingTopicTagger,
