@@ -1,12 +1,33 @@
-"""The ``hypermicro`` command line. Sub-commands live next to the code they run and are registered here."""
+"""The ``hypermicro`` command line. Sub-commands live next to the code they run and are attached here.
+
+Every command module keeps its heavy imports (models, Faust, ClickHouse) inside its functions,
+so importing them all here keeps ``hypermicro --help`` near a second.
+"""
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
+from connectors import cli as connectors_cli
+from pipeline import check
+from pipeline.alerts import cli as alerts_cli
+from pipeline.api import serve
 from pipeline.core.logs import LEVELS, configure_logging
+from pipeline.detect import voices_cli
+from pipeline.evaluation import (
+    bench,
+    brand_sentiment,
+    brands,
+    buzz,
+    demo,
+    sentiment,
+    spikes,
+    topics,
+    train_sentiment,
+    voices,
+)
+from pipeline.runtime import worker
+from pipeline.storage import cli as storage_cli
 
 app = typer.Typer(help="hypermicro: streaming social listening for the long tail.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate models and detectors on labelled data.", no_args_is_help=True)
@@ -16,60 +37,26 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(train_app, name="train")
 app.add_typer(bench_app, name="bench")
 
-# (typer group, command name, module, attribute): each attribute is a plain function whose
-# parameters are typer options. Modules must be cheap to import (heavy imports inside functions).
-_COMMANDS: list[tuple[typer.Typer, str, str, str]] = [
-    (eval_app, "sentiment", "pipeline.evaluation.sentiment", "command"),
-    (eval_app, "brand-sentiment", "pipeline.evaluation.brand_sentiment", "command"),
-    (eval_app, "topics", "pipeline.evaluation.topics", "command"),
-    (eval_app, "brands", "pipeline.evaluation.brands", "command"),
-    (eval_app, "spikes", "pipeline.evaluation.spikes", "command"),
-    (eval_app, "buzz", "pipeline.evaluation.buzz", "command"),
-    (eval_app, "voices", "pipeline.evaluation.voices", "command"),
-    (train_app, "sentiment", "pipeline.evaluation.train_sentiment", "command"),
-    (train_app, "topics", "pipeline.evaluation.topics", "calibrate_command"),
-    (app, "check", "pipeline.check", "command"),
-    (app, "worker", "pipeline.runtime.worker", "command"),
-    (app, "demo", "pipeline.evaluation.demo", "command"),
-    (app, "api", "pipeline.api.serve", "command"),
-    (app, "migrate", "pipeline.storage.cli", "migrate_command"),
-    (app, "connect", "connectors.cli", "connect_command"),
-    (app, "replay", "connectors.cli", "replay_command"),
-    (app, "voices", "pipeline.detect.voices_cli", "command"),
-    (bench_app, "pipeline", "pipeline.evaluation.bench", "command"),
-]
-# (name, module, attribute) of whole typer sub-apps.
-_GROUPS: list[tuple[str, str, str]] = [
-    ("connectors", "connectors.cli", "connectors_app"),
-    ("alerts", "pipeline.alerts.cli", "alerts_app"),
-]
-
-
-class CommandLoadError(RuntimeError):
-    """A registered command's module or attribute is missing: a broken install, never optional."""
-
-
-def _load(module: str, attr: str) -> object:
-    """``module.attr``; a missing module or attribute raises :class:`CommandLoadError`
-    (commands are part of the product: none may silently disappear)."""
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise CommandLoadError(f"cannot load command {module}:{attr}: {exc}") from exc
-
-
-def _register() -> None:
-    """Attach every command and sub-app (imports their modules, which keep heavy imports inside functions)."""
-    for group, name, module, attr in _COMMANDS:
-        fn = _load(module, attr)
-        if not callable(fn):
-            raise CommandLoadError(f"{module}:{attr} is not a function")
-        group.command(name)(fn)
-    for name, module, attr in _GROUPS:
-        sub = _load(module, attr)
-        if not isinstance(sub, typer.Typer):
-            raise CommandLoadError(f"{module}:{attr} is not a typer app")
-        app.add_typer(sub, name=name)
+eval_app.command("sentiment")(sentiment.command)
+eval_app.command("brand-sentiment")(brand_sentiment.command)
+eval_app.command("topics")(topics.command)
+eval_app.command("brands")(brands.command)
+eval_app.command("spikes")(spikes.command)
+eval_app.command("buzz")(buzz.command)
+eval_app.command("voices")(voices.command)
+train_app.command("sentiment")(train_sentiment.command)
+train_app.command("topics")(topics.calibrate_command)
+bench_app.command("pipeline")(bench.command)
+app.command("check")(check.command)
+app.command("worker")(worker.command)
+app.command("demo")(demo.command)
+app.command("api")(serve.command)
+app.command("migrate")(storage_cli.migrate_command)
+app.command("connect")(connectors_cli.connect_command)
+app.command("replay")(connectors_cli.replay_command)
+app.command("voices")(voices_cli.command)
+app.add_typer(connectors_cli.connectors_app, name="connectors")
+app.add_typer(alerts_cli.alerts_app, name="alerts")
 
 
 @app.callback()
@@ -89,7 +76,6 @@ def main() -> None:
     from pydantic_settings import SettingsError
 
     configure_logging()  # until the options are parsed (and for --help)
-    _register()
     try:
         app()
     except (ValidationError, SettingsError) as exc:  # settings loaded by any command: one line each

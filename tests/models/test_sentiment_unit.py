@@ -24,7 +24,7 @@ def load_fixture() -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
-def test_default_and_vader_registered_on_import() -> None:
+def test_default_and_vader_are_known() -> None:
     assert {"default", "vader"} <= set(registry.names("sentiment"))
 
 
