@@ -1,7 +1,7 @@
 """Scale-out, shown: 1, 2, 3 ``hypermicro worker`` processes in one consumer group share the raw
 topic's partitions on the ClickHouse server backend; throughput and CPU-seconds per 1,000 posts.
 
-    .venv/bin/python benchmarks/bench_scaleout.py --workers 1,2,3 --posts 30000 --mix 0.3:0.1
+    .venv/bin/python benchmarks/bench_scaleout.py --workers 1,2,3 --posts 60000 --mix 0.3:0.1
 
 For each worker count N, in a fresh topic namespace (``--partitions`` partitions per topic) and
 a fresh ClickHouse database: start N real worker subprocesses (default taggers unless
@@ -255,7 +255,7 @@ def report(r: Result) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", default="1,2,3", help="Worker counts to run in turn (comma separated).")
-    ap.add_argument("--posts", type=int, default=30_000, help="Posts timed per worker count (the same posts each time).")
+    ap.add_argument("--posts", type=int, default=60_000, help="Posts timed per worker count (the same posts each time).")
     ap.add_argument("--mix", default="0.3:0.1", help="REPOSTS:RELEVANT shares, as in `hypermicro bench pipeline --mix`.")
     ap.add_argument("--firehose", action=argparse.BooleanOptionalAction, default=True,
                     help="Firehose mode in the workers (expensive tags only for posts that mention a brand).")
