@@ -267,6 +267,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="Keep the topics and databases (for inspection).")
     args = ap.parse_args()
     counts = [int(x) for x in args.workers.split(",")]
+    if not counts or min(counts) < 1 or max(counts) > args.partitions:
+        ap.error(f"--workers must be between 1 and --partitions ({args.partitions}): a worker beyond that idles")
     reposts, relevant = (float(x) for x in args.mix.split(":"))
     posts = [RawPost.model_validate(r) for r in mixed(args.posts, reposts, relevant)]
     stamp = f"{int(time.time())}{uuid.uuid4().hex[:4]}"
