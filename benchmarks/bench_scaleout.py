@@ -89,7 +89,7 @@ def group_cpu_s(pgid: int) -> float:
 
 def machine_jiffies() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]  # user..steal
     idle = values[3] + values[4]  # idle + iowait
     return sum(values) - idle, sum(values)
 
@@ -273,7 +273,9 @@ def main() -> None:
     posts = [RawPost.model_validate(r) for r in mixed(args.posts, reposts, relevant)]
     stamp = f"{int(time.time())}{uuid.uuid4().hex[:4]}"
     print(f"posts={args.posts} mix={args.mix} firehose={args.firehose} embedder={args.embedder or 'settings'} "
-          f"partitions={args.partitions} cores={os.cpu_count()}", flush=True)
+          f"partitions={args.partitions} cores={os.cpu_count()} (raw_partitions and posts_per_member: one list "
+          "per group member, the Faust leader first; cpu_s: user+sys of all worker processes, end minus start)",
+          flush=True)
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
         for n in counts:
