@@ -12,6 +12,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from pipeline.core.schema import SentimentLabel
+
 Capability = Literal["embedder", "sentiment", "brand_matcher", "langid"]
 """What :data:`registry` builds; each has its interface below."""
 
@@ -52,7 +54,7 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class SentimentResult:
-    label: str  # negative | neutral | positive | unsupported
+    label: SentimentLabel  # negative | neutral | positive | unsupported (unscored: not scored)
     score: float  # [-1, 1], negative..positive
     confidence: float  # [0, 1]
 

@@ -2,7 +2,7 @@
 settings (``embedder``, ``sentiment_model``) resolve to code.
 
 Nothing registers itself on import: the table below is the whole list. Heavy libraries (onnxruntime,
-torch, spaCy, fastText) load inside each factory, so importing this module is cheap.
+torch, spaCy, fastText) load inside the model classes or the factories, so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -12,6 +12,14 @@ from pathlib import Path
 from typing import Literal, overload
 
 from models.base import BrandMatcher, Capability, Embedder, LanguageIdentifier, SentimentScorer
+from models.embedding import (
+    DIM,
+    MAX_LENGTH,
+    N_LAYERS,
+    HashEmbedder,
+    OnnxMiniLMEmbedder,
+    SentenceTransformerEmbedder,
+)
 from pipeline.core.brands import BrandConfig, load_brands
 
 # -- embedders: callers pass ``cache_dir=settings.model_cache_dir`` whatever the name; the ones
@@ -19,23 +27,17 @@ from pipeline.core.brands import BrandConfig, load_brands
 
 
 def _onnx_minilm(cache_dir: Path | str, intra_op_threads: int = 2, batch_size: int = 32,
-                 max_length: int | None = None, allow_spinning: bool = False) -> Embedder:
-    from models.embedding import MAX_LENGTH, OnnxMiniLMEmbedder
-
-    return OnnxMiniLMEmbedder(cache_dir, intra_op_threads, batch_size, max_length or MAX_LENGTH, allow_spinning)
+                 max_length: int = MAX_LENGTH, allow_spinning: bool = False) -> Embedder:
+    return OnnxMiniLMEmbedder(cache_dir, intra_op_threads, batch_size, max_length, allow_spinning)
 
 
-def _st_minilm(cache_dir: Path | str | None = None, batch_size: int = 32, max_length: int | None = None,
+def _st_minilm(cache_dir: Path | str | None = None, batch_size: int = 32, max_length: int = MAX_LENGTH,
                threads: int | None = None) -> Embedder:
-    from models.embedding import MAX_LENGTH, SentenceTransformerEmbedder
-
-    return SentenceTransformerEmbedder(batch_size, max_length or MAX_LENGTH, threads)
+    return SentenceTransformerEmbedder(batch_size, max_length, threads)
 
 
-def _hash(cache_dir: Path | str | None = None, dim: int | None = None, feature_layers: int | None = None) -> Embedder:
-    from models.embedding import DIM, N_LAYERS, HashEmbedder
-
-    return HashEmbedder(dim or DIM, feature_layers or N_LAYERS)
+def _hash(cache_dir: Path | str | None = None, dim: int = DIM, feature_layers: int = N_LAYERS) -> Embedder:
+    return HashEmbedder(dim, feature_layers)
 
 
 # -- sentiment scorers

@@ -13,6 +13,7 @@ from pipeline import check
 from pipeline.alerts import cli as alerts_cli
 from pipeline.api import serve
 from pipeline.core.logs import LEVELS, configure_logging
+from pipeline.core.settings import settings_problems
 from pipeline.detect import voices_cli
 from pipeline.evaluation import (
     bench,
@@ -81,8 +82,6 @@ def main() -> None:
     except (ValidationError, SettingsError) as exc:  # settings loaded by any command: one line each
         if isinstance(exc, ValidationError) and exc.title != "Settings":
             raise
-        from pipeline.core.settings import settings_problems
-
         for line in settings_problems(exc):
             typer.echo(f"config error: {line}", err=True)
         raise SystemExit(2) from None

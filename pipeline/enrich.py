@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import TypeAdapter
 
 from models.base import (
     BrandHit,
@@ -44,10 +43,9 @@ from pipeline.tagcache import CachedTags, TagCache
 log = logging.getLogger(__name__)
 
 UNSCORED = SentimentResult(label="unscored", score=0.0, confidence=0.0)
-_LABEL: TypeAdapter[SentimentLabel] = TypeAdapter(SentimentLabel)
 """Scorers return plain strings; a label outside the contract is a bug and fails here, loudly."""
 
-TargetedFn = Callable[[str, list[BrandHit], Callable[[list[str]], list[tuple[str, float]]]], dict[str, tuple[str, float]]]
+TargetedFn = Callable[[str, list[BrandHit], Callable[[list[str]], list[tuple[SentimentLabel, float]]]], dict[str, tuple[SentimentLabel, float]]]
 
 
 @dataclass
@@ -114,7 +112,7 @@ class Enricher:
             part, off = lineage[i] if lineage else (-1, -1)
             out.append(EnrichedPost(
                 post=post, brands=self._mentions(post.text, hits[i], s, langs[i]),
-                sentiment=Sentiment(label=_LABEL.validate_python(s.label), score=s.score, confidence=s.confidence,
+                sentiment=Sentiment(label=s.label, score=s.score, confidence=s.confidence,
                                     model=self.sentiment.name if t is not None else "firehose"),
                 topics=[TopicTag(topic_id=tid, score=sc) for tid, sc in (t.topics if t else [])],
                 language=langs[i] or "und", duplicate_of=dups[i], conversation_id=conv_ids[i],
@@ -151,10 +149,10 @@ class Enricher:
         return [c if c is not None else fresh.get(self.cache.key(p.text)) for p, c in zip(posts, cached, strict=True)]
 
     def _mentions(self, text: str, hits: list[BrandHit], post_sent: SentimentResult, lang: str | None) -> list[BrandMention]:
-        per_brand: dict[str, tuple[str, float]] = {}
+        per_brand: dict[str, tuple[SentimentLabel, float]] = {}
         distinct = {h.brand_id for h in hits}
         if len(distinct) > 1 and self.targeted is not None and post_sent.label != "unsupported":
-            def score_fn(clauses: list[str]) -> list[tuple[str, float]]:
+            def score_fn(clauses: list[str]) -> list[tuple[SentimentLabel, float]]:
                 res = self.sentiment.score(clauses, self.embedder.encode(clauses), [lang] * len(clauses))
                 return [(r.label, r.score) for r in res]
 
@@ -163,7 +161,7 @@ class Enricher:
         for h in hits:
             label, score = per_brand.get(h.brand_id, (post_sent.label, post_sent.score))
             mentions.append(BrandMention(brand_id=h.brand_id, matched_text=h.matched_text, start=h.start, end=h.end,
-                                         rule=h.rule, sentiment=_LABEL.validate_python(label), sentiment_score=score))
+                                         rule=h.rule, sentiment=label, sentiment_score=score))
         return mentions
 
 

@@ -33,8 +33,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.base import BrandHit
+from pipeline.core.schema import SentimentLabel
 
-ScoreFn = Callable[[list[str]], list[tuple[str, float]]]
+ScoreFn = Callable[[list[str]], list[tuple[SentimentLabel, float]]]
 SWITCH_PRIOR = 0.3
 CONTRAST_WEIGHT = 2.0
 INVERSE_CUES = frozenset({"than", "compare", "switch_from"})
@@ -118,11 +119,14 @@ def split_clauses(text: str) -> list[Clause]:
     return clauses
 
 
-def _inverse(label: str, score: float) -> tuple[str, float]:
-    return {"positive": "negative", "negative": "positive"}.get(label, label), -score
+_INVERSE: dict[SentimentLabel, SentimentLabel] = {"positive": "negative", "negative": "positive"}
 
 
-def _combine(items: list[tuple[str, float, float]], band: float) -> tuple[str, float] | None:
+def _inverse(label: SentimentLabel, score: float) -> tuple[SentimentLabel, float]:
+    return _INVERSE.get(label, label), -score
+
+
+def _combine(items: list[tuple[SentimentLabel, float, float]], band: float) -> tuple[SentimentLabel, float] | None:
     """Weighted combination of ``(label, score, weight)``; None when nothing is supported."""
     items = [it for it in items if it[0] != "unsupported"]
     if not items:
@@ -135,7 +139,7 @@ def _combine(items: list[tuple[str, float, float]], band: float) -> tuple[str, f
         return items[0][0], items[0][1]
     total = sum(w for _, _, w in items)
     score = sum(s * w for _, s, w in items) / total
-    label = "positive" if score >= band else "negative" if score <= -band else "neutral"
+    label: SentimentLabel = "positive" if score >= band else "negative" if score <= -band else "neutral"
     return label, score
 
 
@@ -167,8 +171,8 @@ def _plan(text: str, hits: Sequence[BrandHit]) -> _Plan:
 
 
 def _attribute(
-    plan: _Plan, scores: list[tuple[str, float]], band: float
-) -> dict[str, tuple[str, float]]:
+    plan: _Plan, scores: list[tuple[SentimentLabel, float]], band: float
+) -> dict[str, tuple[SentimentLabel, float]]:
     clauses, brands_of = plan.clauses, plan.brands_of
     n = len(clauses)
     weight = [CONTRAST_WEIGHT if c.cue == "contrast" else 1.0 for c in clauses]
@@ -211,14 +215,14 @@ def _attribute(
         if target is not None:
             members[target].append(i)
 
-    group: dict[int, tuple[str, float] | None] = {}
+    group: dict[int, tuple[SentimentLabel, float] | None] = {}
     for j, idxs in members.items():
         g = _combine([(scores[k][0], scores[k][1], weight[k]) for k in idxs], band)
         if g is not None and clauses[j].cue == "switch_to" and abs(g[1]) < band:
             g = ("positive", SWITCH_PRIOR)
         group[j] = g
 
-    contrib: dict[str, list[tuple[str, float, float]]] = {}
+    contrib: dict[str, list[tuple[SentimentLabel, float, float]]] = {}
     for j in main:
         g = group[j]
         if g is not None:
@@ -231,7 +235,7 @@ def _attribute(
             for b in brands_of[i]:
                 if b not in brands_of[j]:
                     contrib.setdefault(b, []).append((lab, sc, weight[i]))
-    out: dict[str, tuple[str, float]] = {}
+    out: dict[str, tuple[SentimentLabel, float]] = {}
     for b, items in contrib.items():
         r = _combine(items, band)
         if r is not None:
@@ -251,7 +255,7 @@ def brand_sentiments_batch(
     score_fn: ScoreFn,
     *,
     neutral_band: float = 0.05,
-) -> list[dict[str, tuple[str, float]]]:
+) -> list[dict[str, tuple[SentimentLabel, float]]]:
     """:func:`brand_sentiments` for many posts with a single ``score_fn`` call over all clauses."""
     plans: list[_Plan | None] = []
     unique: dict[str, int] = {}
@@ -267,13 +271,13 @@ def brand_sentiments_batch(
     results = score_fn(ordered) if ordered else []
     if len(results) != len(ordered):
         raise ValueError(f"score_fn returned {len(results)} results for {len(ordered)} clauses")
-    out: list[dict[str, tuple[str, float]]] = []
+    out: list[dict[str, tuple[SentimentLabel, float]]] = []
     for text, maybe in zip(texts, plans, strict=True):
         if maybe is None:
             out.append({})
             continue
         scores = [results[unique[text[c.start : c.end]]] for c in maybe.clauses]
-        out.append(_attribute(maybe, [(str(lab), float(sc)) for lab, sc in scores], neutral_band))
+        out.append(_attribute(maybe, [(lab, float(sc)) for lab, sc in scores], neutral_band))
     return out
 
 
@@ -283,7 +287,7 @@ def brand_sentiments(
     score_fn: ScoreFn,
     *,
     neutral_band: float = 0.05,
-) -> dict[str, tuple[str, float]]:
+) -> dict[str, tuple[SentimentLabel, float]]:
     """Sentiment ``(label, score)`` toward each brand in ``hits`` (score signed, in [-1, 1]).
 
     ``score_fn(clauses) -> [(label, score), ...]`` scores sentences; labels are

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from models.base import EncoderOutput, SentimentResult
+from pipeline.core.schema import SentimentLabel
 
 UNSUPPORTED = SentimentResult(label="unsupported", score=0.0, confidence=0.0)
-_CLASSES = ("negative", "neutral", "positive")
+_CLASSES: tuple[SentimentLabel, ...] = ("negative", "neutral", "positive")
 
 
 def english_eligible(lang: str | None) -> bool:

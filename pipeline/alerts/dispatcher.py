@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pipeline.alerts.acks import INCIDENTS_DB, AckFeed
 from pipeline.alerts.channels import (
@@ -40,9 +40,7 @@ from pipeline.alerts.routing import Router
 from pipeline.core.clock import utc_now
 from pipeline.core.routes import Destination, Route, RoutingConfig, load_routes
 from pipeline.core.schema import Alert
-
-if TYPE_CHECKING:
-    from pipeline.core.settings import Settings
+from pipeline.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

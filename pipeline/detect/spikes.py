@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +52,7 @@ from typing import Any
 from scipy.special import pdtrc
 
 from pipeline.core.brands import BrandConfig
+from pipeline.core.schema import Severity
 from pipeline.detect.spike_null import (
     PEAK_DAYS,
     SEASON_HOURS,
@@ -62,7 +63,7 @@ from pipeline.detect.spike_null import (
 )
 
 __all__ = [
-    "WINDOWS_S", "Detection", "Sensitivity", "SpikeMonitor", "brand_overrides", "crisis_count",
+    "WINDOWS_S", "Detection", "Sensitivity", "SpikeMonitor", "brand_overrides", "configured_monitors", "crisis_count",
     "dispersion", "empirical_bar", "seasonal_usual", "severity_of", "usual_rate",
 ]
 
@@ -112,7 +113,7 @@ class Detection:
     """Negative mentions in the window."""
     expected: float
     """Usual negative mentions over the same window length."""
-    severity: str
+    severity: Severity
     """``info`` | ``warning`` | ``critical`` (see :func:`severity_of`)."""
     score: float
     """Observed / the count the window had to exceed (> 1)."""
@@ -140,7 +141,7 @@ def brand_overrides(brands: Iterable[BrandConfig], default: Sensitivity) -> dict
     return out
 
 
-def severity_of(score: float) -> str:
+def severity_of(score: float) -> Severity:
     """From ``score`` (observed / needed): ``critical`` from 3x what the window needed (a
     crisis well past the user's threshold), ``warning`` from 1.5x, else ``info`` (just at it)."""
     return "critical" if score >= 3.0 else "warning" if score >= 1.5 else "info"
@@ -399,3 +400,11 @@ class SpikeMonitor:
         )
         mon.subjects = {k: _Subject(**v) for k, v in d["subjects"].items()}
         return mon
+
+
+def configured_monitors(ratio: float, excess_per_hour: float, brands: Iterable[BrandConfig]) -> Callable[[int], SpikeMonitor]:
+    """Monitors by bucket length with the global sensitivity and each brand's own from the brands
+    file: the one recipe the live worker and ``eval buzz`` share."""
+    default = Sensitivity(ratio, excess_per_hour)
+    overrides = brand_overrides(brands, default)
+    return lambda bucket_s: SpikeMonitor(bucket_s, default, overrides)

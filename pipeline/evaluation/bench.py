@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from pipeline.core.schema import RawPost
-from pipeline.core.settings import load_settings, topic_name
+from pipeline.core.settings import Settings, load_settings, topic_name
 
 if TYPE_CHECKING:  # the command module stays cheap to import
     from prometheus_client import Histogram
 
-    from pipeline.core.settings import Settings
     from pipeline.enrich import Enricher
 
 

@@ -26,6 +26,7 @@ import typer
 
 from models.base import BrandMatcher, Embedder, SentimentScorer
 from pipeline.core.brands import load_brands
+from pipeline.core.schema import SentimentLabel
 from pipeline.core.settings import load_settings
 
 CLASSES = ("negative", "neutral", "positive")
@@ -93,8 +94,8 @@ def brand_labels(posts: Sequence[BrandPost], matcher: BrandMatcher, scorer: Sent
     from models.base import PostInput
     from models.brands.targeted import brand_sentiments_batch
 
-    def score_fn(clauses: list[str]) -> list[tuple[str, float]]:
-        out: list[tuple[str, float]] = []
+    def score_fn(clauses: list[str]) -> list[tuple[SentimentLabel, float]]:
+        out: list[tuple[SentimentLabel, float]] = []
         for s in range(0, len(clauses), batch_size):
             chunk = clauses[s : s + batch_size]
             out.extend((r.label, r.score) for r in scorer.score(chunk, embedder.encode(chunk)))
@@ -105,7 +106,7 @@ def brand_labels(posts: Sequence[BrandPost], matcher: BrandMatcher, scorer: Sent
     whole = score_fn(texts)
     multi = [i for i, hs in enumerate(hits) if len({h.brand_id for h in hs}) > 1]
     targeted = brand_sentiments_batch([texts[i] for i in multi], [hits[i] for i in multi], score_fn)
-    per_brand: dict[int, dict[str, tuple[str, float]]] = dict(zip(multi, targeted, strict=True))
+    per_brand: dict[int, dict[str, tuple[SentimentLabel, float]]] = dict(zip(multi, targeted, strict=True))
     labels: list[str | None] = []
     for i, (post, hs) in enumerate(zip(posts, hits, strict=True)):
         if post.brand not in {h.brand_id for h in hs}:

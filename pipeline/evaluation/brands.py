@@ -24,6 +24,7 @@ import typer
 
 from models.base import BrandMatcher, PostInput
 from pipeline.core.brands import load_brands
+from pipeline.core.schema import SentimentLabel
 
 
 @dataclass(frozen=True)
@@ -116,16 +117,16 @@ def evaluate(rows: list[GoldRow], matcher: BrandMatcher, brand_ids: list[str]) -
     return report
 
 
-def vader_score_fn() -> Callable[[list[str]], list[tuple[str, float]]]:
+def vader_score_fn() -> Callable[[list[str]], list[tuple[SentimentLabel, float]]]:
     """VADER compound score as a sentence scorer (labels at the usual +-0.05)."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     vader = SentimentIntensityAnalyzer()
 
-    def score(texts: list[str]) -> list[tuple[str, float]]:
-        out = []
+    def score(texts: list[str]) -> list[tuple[SentimentLabel, float]]:
+        out: list[tuple[SentimentLabel, float]] = []
         for t in texts:
-            c = vader.polarity_scores(t)["compound"]
+            c = float(vader.polarity_scores(t)["compound"])
             out.append(("positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral", c))
         return out
 

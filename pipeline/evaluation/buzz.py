@@ -30,12 +30,10 @@ import typer
 
 from pipeline.core.brands import BrandConfigError, load_brands
 from pipeline.core.schema import RawPost
-from pipeline.core.settings import load_settings
+from pipeline.core.settings import Settings, load_settings
 from pipeline.detect.buckets import BrandBucket, BucketCounter
 
 if TYPE_CHECKING:  # the command module stays cheap to import (models load inside run)
-    from pipeline.core.schema import RawPost
-    from pipeline.core.settings import Settings
     from pipeline.detect.spikes import SpikeMonitor
     from pipeline.enrich import Enricher
 
@@ -201,7 +199,7 @@ def detect(buckets: Iterable[BrandBucket], monitor: SpikeMonitor) -> list[BuzzAl
 
 def run(posts_file: Path, brands_file: Path, settings: Settings | None = None) -> tuple[list[BuzzAlert], dict[str, Any]]:
     """Replay ``posts_file`` through the worker's enrichment, counting and detection."""
-    from pipeline.detect.spikes import Sensitivity, SpikeMonitor, brand_overrides
+    from pipeline.detect.spikes import configured_monitors
     from pipeline.enrich import build_enricher
 
     settings = settings or load_settings(brands_file=brands_file)
@@ -211,8 +209,7 @@ def run(posts_file: Path, brands_file: Path, settings: Settings | None = None) -
         log.warning("%s:%d: invalid post skipped: %s", posts_file, lineno, err)
     enricher = build_enricher(settings)
     buckets = count_buckets(posts, enricher, settings.spike_bucket_s, settings.batch_max)
-    default = Sensitivity(settings.spike_ratio, settings.spike_excess_per_hour)
-    monitor = SpikeMonitor(settings.spike_bucket_s, default, brand_overrides(brands, default))
+    monitor = configured_monitors(settings.spike_ratio, settings.spike_excess_per_hour, brands)(settings.spike_bucket_s)
     info = {"posts": len(posts), "invalid": len(invalid), "buckets": len(buckets),
             "brand_ids": [b.id for b in brands]}
     return detect(buckets, monitor), info

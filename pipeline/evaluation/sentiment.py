@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from pipeline.core.settings import load_settings
+
 CLASSES = ("negative", "neutral", "positive")
 DEFAULT_LABEL_MAP = "negative=0,neutral=1,positive=2"
 
@@ -60,8 +62,6 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     scorer = registry.create("sentiment", model, **model_kwargs)
     encoder = None
     if embedder is not None:
-        from pipeline.core.settings import load_settings
-
         encoder = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
     preds: list[str] = []
     cpu = {"encoder": 0.0, "scorer": 0.0}  # process CPU seconds (all threads), as the worker pays them

@@ -42,14 +42,13 @@ from pipeline.core.schema import (
     AlertWindow,
     Evidence,
     SamplePost,
-    Severity,
     Subject,
     SubjectKind,
 )
 from pipeline.core.settings import Settings
 from pipeline.detect.evidence import distinctive_terms
 from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
-from pipeline.detect.spikes import Detection, Sensitivity, SpikeMonitor, brand_overrides
+from pipeline.detect.spikes import Detection, SpikeMonitor, configured_monitors
 from pipeline.relationships.watch import RosterWatch
 from pipeline.runtime.ports import AlertPublisher
 from pipeline.storage.repository import BucketCount, Repository, RepositoryProvider
@@ -57,7 +56,6 @@ from pipeline.storage.repository import BucketCount, Repository, RepositoryProvi
 log = logging.getLogger(__name__)
 
 _SUBJECT_KIND: TypeAdapter[SubjectKind] = TypeAdapter(SubjectKind)
-_SEVERITY: TypeAdapter[Severity] = TypeAdapter(Severity)
 
 STATE_NAME = "negative_spikes"
 CHUNK = timedelta(days=1)
@@ -71,14 +69,6 @@ def floor_to(ts: datetime, bucket_s: int) -> datetime:
     """Start of the ``bucket_s`` bucket (aligned to the epoch) holding ``ts``."""
     epoch = int(ts.timestamp())
     return datetime.fromtimestamp(epoch - epoch % bucket_s, ts.tzinfo)
-
-
-def monitor_factory(settings: Settings) -> Callable[[int], SpikeMonitor]:
-    """Monitors with the sensitivity of ``settings`` (global) and of the brands file (per brand),
-    as ``eval buzz`` builds them."""
-    default = Sensitivity(settings.spike_ratio, settings.spike_excess_per_hour)
-    overrides = brand_overrides(load_brands(settings.brands_file), default)
-    return lambda bucket_s: SpikeMonitor(bucket_s, default, overrides)
 
 
 @dataclass(frozen=True)
@@ -240,7 +230,7 @@ class LiveDetector:
             id=alert_id,
             kind="negative_spike",
             subject=Subject(kind=_SUBJECT_KIND.validate_python(kind), id=subject, brand_id=brand_id, topic_id=topic_id),
-            severity=_SEVERITY.validate_python(det.severity),
+            severity=det.severity,
             score=det.score,
             window=AlertWindow(start=det.start, end=det.at),
             observed=det.observed, expected=det.expected,
@@ -286,7 +276,8 @@ def build_live_detector(settings: Settings, repository: RepositoryProvider, publ
     return LiveDetector(
         repository, publish, dispatcher, kinds=settings.spike_subject_kinds, bucket_s=settings.spike_bucket_s,
         public_url=settings.public_url, lateness=timedelta(seconds=settings.spike_lateness_s),
-        voices=LiveVoices(own_accounts_from_brands(settings.brands_file)), monitor_factory=monitor_factory(settings),
+        voices=LiveVoices(own_accounts_from_brands(settings.brands_file)), monitor_factory=configured_monitors(
+            settings.spike_ratio, settings.spike_excess_per_hour, load_brands(settings.brands_file)),
         roster=RosterWatch(settings.public_url, settings.people_file),
     )
 

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from pipeline.core.settings import Settings
+
 if TYPE_CHECKING:  # the CLI imports this module to register the command: Faust loads only when it runs
-    from pipeline.core.settings import Settings
     from pipeline.runtime.app import Worker
 
 log = logging.getLogger(__name__)
