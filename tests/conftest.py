@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +20,51 @@ def _script(name: str, action: str) -> None:
     subprocess.run(["bash", str(REPO / "deploy" / "local" / name), action], check=True, cwd=REPO)
 
 
+def _topics(bootstrap: str) -> set[str]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hypermicro-tests", request_timeout_ms=10_000)
+    try:
+        return set(admin.list_topics())
+    finally:
+        admin.close()
+
+
+def _delete_topics(bootstrap: str, names: set[str]) -> None:
+    """Delete the topics this session created (best effort: cleanup never fails the suite)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hypermicro-tests", request_timeout_ms=30_000)
+    try:
+        ordered = sorted(names)
+        for i in range(0, len(ordered), 100):
+            admin.delete_topics(ordered[i : i + 100], timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    """A running local Kafka broker (started by deploy/local/kafka.sh if not running)."""
+def kafka_bootstrap() -> Iterator[str]:
+    """A running local Kafka broker (started by deploy/local/kafka.sh if not running).
+
+    Topics created during the session (every test uses its own namespace) are deleted at its
+    end, so a local broker does not pile up thousands of them run after run, which slows its
+    start; topics that existed before the session are left alone.
+    ``HYPERMICRO_TEST_KEEP_TOPICS=1`` keeps them for debugging.
+    """
     bootstrap = os.environ.get("HYPERMICRO_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     _script("kafka.sh", "start")
-    return bootstrap
+    try:
+        before: set[str] | None = _topics(bootstrap)
+    except Exception:  # noqa: BLE001 - without the list nothing is deleted
+        before = None
+    yield bootstrap
+    if before is None or os.environ.get("HYPERMICRO_TEST_KEEP_TOPICS"):
+        return
+    try:
+        _delete_topics(bootstrap, _topics(bootstrap) - before)
+    except Exception as exc:  # noqa: BLE001 - a cleanup problem must not fail the tests
+        logging.getLogger(__name__).warning("could not delete this session's Kafka topics: %r", exc)
 
 
 @pytest.fixture(scope="session")
