@@ -137,10 +137,12 @@ async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: fl
     loop = asyncio.get_running_loop()
     repo = await worker.repository()
     payload = [(p.id.encode(), p.model_dump_json().encode()) for p in raw]
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    producer = multiprocessing.get_context("spawn").Process(
+    spawn = multiprocessing.get_context("spawn")
+    parent, child = spawn.Pipe()
+    producer = spawn.Process(
         target=_produce, args=(bootstrap, topic_name(settings, T.RAW_POSTS), payload, rate, child), daemon=True)
     producer.start()
+    child.close()  # the child's end lives in the child: a dead producer reads as EOF here
     if await loop.run_in_executor(None, parent.recv) != "ready":
         raise RuntimeError("the benchmark's producer process did not start")
 
@@ -151,6 +153,8 @@ async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: fl
     parent.send("go")
     seen: dict[str, float] = {}
     while len(seen) < len(raw) and time.time() - t_start < 1800:
+        if producer.exitcode:
+            raise RuntimeError(f"the benchmark's producer process failed (exit code {producer.exitcode})")
         ids = await loop.run_in_executor(None, repo.posts.ids_since, last)
         now = time.time()
         for i in ids:
