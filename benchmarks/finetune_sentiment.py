@@ -54,32 +54,36 @@ def main(
 ) -> None:
     import torch
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from tokenizers import Tokenizer
     from transformers import AutoModel
 
     from models.embedding import MAX_LENGTH, model_dir
-    from models.sentiment.head import normalize_text, vader_features
+    from models.sentiment.head import CLASSES, normalize_text, vader_features
+    from pipeline.evaluation.sentiment import read_labelled
     from pipeline.evaluation.train_sentiment import (
+        TRAIN_FILE,
+        VAL_LABELS,
+        VAL_TEXT,
         class_weights,
         fit_ngram,
         macro_recall,
         out_of_time_mask,
         read_training_tsv,
+        stage_a_split,
     )
 
     torch.set_num_threads(2)
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
-    texts, y, created = read_training_tsv(data / "train_semeval2013_2016.tsv")
+    texts, y, created = read_training_tsv(data / TRAIN_FILE)
     oot = out_of_time_mask(created, oot_after)
-    older = np.flatnonzero(~oot)
-    fit_idx, ho_idx = train_test_split(older, test_size=0.1, stratify=y[older], random_state=SEED)
+    fit_idx, ho_idx = stage_a_split(y, oot, SEED)
     oot_idx = np.flatnonzero(oot)
     if max_train:
         fit_idx = rng.choice(fit_idx, size=min(max_train, len(fit_idx)), replace=False)
-    val_texts = (data / "val_text.txt").read_text(encoding="utf-8").splitlines()
-    val_y = np.array([int(v) for v in (data / "val_labels.txt").read_text().split()])
+    val_texts, val_words, _ = read_labelled(data / VAL_TEXT, data / VAL_LABELS)
+    val_y = np.array([CLASSES.index(w) for w in val_words])
     sets = {"holdout": ([texts[i] for i in ho_idx], y[ho_idx]), "oot": ([texts[i] for i in oot_idx], y[oot_idx]),
             "val": (val_texts, val_y)}
 
@@ -126,7 +130,7 @@ def main(
         for chunk in (idx[i : i + BATCH * 50] for i in range(0, len(idx), BATCH * 50)):
             chunk = chunk[np.argsort([len(enc[i]) for i in chunk])]
             out += [chunk[i : i + BATCH] for i in range(0, len(chunk), BATCH)]
-        rng.shuffle(out)  # type: ignore[arg-type]
+        rng.shuffle(out)  # a list of arrays: shuffled in place, as the reported run did
         return out
 
     bert.train()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from kafka import KafkaAdminClient
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -20,25 +25,13 @@ def _script(name: str, action: str) -> None:
     subprocess.run(["bash", str(REPO / "deploy" / "local" / name), action], check=True, cwd=REPO)
 
 
-def _topics(bootstrap: str) -> set[str]:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hypermicro-tests", request_timeout_ms=10_000)
-    try:
-        return set(admin.list_topics())
-    finally:
-        admin.close()
-
-
-def _delete_topics(bootstrap: str, names: set[str]) -> None:
-    """Delete the topics this session created (best effort: cleanup never fails the suite)."""
+@contextlib.contextmanager
+def _admin(bootstrap: str) -> Iterator[KafkaAdminClient]:
     from kafka import KafkaAdminClient
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hypermicro-tests", request_timeout_ms=30_000)
     try:
-        ordered = sorted(names)
-        for i in range(0, len(ordered), 100):
-            admin.delete_topics(ordered[i : i + 100], timeout_ms=30_000)
+        yield admin
     finally:
         admin.close()
 
@@ -55,14 +48,18 @@ def kafka_bootstrap() -> Iterator[str]:
     bootstrap = os.environ.get("HYPERMICRO_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     _script("kafka.sh", "start")
     try:
-        before: set[str] | None = _topics(bootstrap)
+        with _admin(bootstrap) as admin:
+            before: set[str] | None = set(admin.list_topics())
     except Exception:  # noqa: BLE001 - without the list nothing is deleted
         before = None
     yield bootstrap
     if before is None or os.environ.get("HYPERMICRO_TEST_KEEP_TOPICS"):
         return
     try:
-        _delete_topics(bootstrap, _topics(bootstrap) - before)
+        with _admin(bootstrap) as admin:
+            created = sorted(set(admin.list_topics()) - before)
+            for i in range(0, len(created), 100):
+                admin.delete_topics(created[i : i + 100], timeout_ms=30_000)
     except Exception as exc:  # noqa: BLE001 - a cleanup problem must not fail the tests
         logging.getLogger(__name__).warning("could not delete this session's Kafka topics: %r", exc)
 

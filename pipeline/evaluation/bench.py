@@ -136,11 +136,10 @@ async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: fl
 
     loop = asyncio.get_running_loop()
     repo = await worker.repository()
-    payload = [(p.id.encode(), p.model_dump_json().encode()) for p in raw]
     spawn = multiprocessing.get_context("spawn")
     parent, child = spawn.Pipe()
     producer = spawn.Process(
-        target=_produce, args=(bootstrap, topic_name(settings, T.RAW_POSTS), payload, rate, child), daemon=True)
+        target=_produce, args=(bootstrap, topic_name(settings, T.RAW_POSTS), raw, rate, child), daemon=True)
     producer.start()
     child.close()  # the child's end lives in the child: a dead producer reads as EOF here
     if await loop.run_in_executor(None, parent.recv) != "ready":
@@ -181,20 +180,20 @@ async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: fl
     }
 
 
-def _produce(bootstrap: str, topic: str, payload: list[tuple[bytes, bytes]], rate: float, conn: Connection) -> None:
-    """Producer process: connect, say ready, wait for go, produce ``(key, value)`` pairs at
-    ``rate`` posts/s (0 = at once), then send back each post id's send time."""
+def _produce(bootstrap: str, topic: str, posts: list[RawPost], rate: float, conn: Connection) -> None:
+    """Producer process: connect, say ready, wait for go, produce ``posts`` at ``rate`` posts/s
+    (0 = at once), then send back each post id's send time."""
     from pipeline.core.kafka import PostProducer
 
     sent_at: dict[str, float] = {}
     with PostProducer(bootstrap, linger_ms=5) as producer:
-        send = producer.keyed_sender(topic)
+        producer.kafka.partitions_for(topic)  # connected, metadata known: start-up is not timed
         conn.send("ready")
         conn.recv()
         start = time.monotonic()
-        for i, (key, value) in enumerate(payload):
-            sent_at[key.decode()] = time.time()
-            send(key, value)
+        for i, post in enumerate(posts):
+            sent_at[post.id] = time.time()
+            producer.send(post, topic)
             if rate > 0:
                 ahead = (i + 1) / rate - (time.monotonic() - start)
                 if ahead > 0:

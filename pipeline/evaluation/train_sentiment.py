@@ -195,6 +195,16 @@ def macro_recall(y: np.ndarray, pred: np.ndarray) -> float:
     return float(recall_score(y, pred, labels=list(range(len(CLASSES))), average="macro", zero_division=0))
 
 
+def stage_a_split(y: np.ndarray, oot: np.ndarray, seed: int = 0, holdout: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """``(fit, holdout)`` row indices of stage A: the rows older than the out-of-time cut, with a
+    stratified ``holdout`` share set aside for the stacker."""
+    from sklearn.model_selection import train_test_split
+
+    older = np.flatnonzero(~np.asarray(oot, dtype=bool))
+    fit_idx, ho_idx = train_test_split(older, test_size=holdout, stratify=y[older], random_state=seed)
+    return np.asarray(fit_idx), np.asarray(ho_idx)
+
+
 def train_head(texts: Sequence[str], y: np.ndarray, features: np.ndarray, seed: int = 0,
                holdout: float = 0.1, use_vader: bool = True,
                oot: np.ndarray | None = None) -> tuple[Any, dict[str, Any]]:
@@ -205,15 +215,14 @@ def train_head(texts: Sequence[str], y: np.ndarray, features: np.ndarray, seed: 
     The shipped components are then refitted on all rows (stage B).
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     from models.sentiment.head import SentimentHead, Stacker, normalize_text
 
     normalized = [normalize_text(t) for t in texts]
     oot = np.zeros(len(texts), dtype=bool) if oot is None else np.asarray(oot, dtype=bool)
-    older = np.flatnonzero(~oot)
-    fit_idx, ho_idx = train_test_split(older, test_size=holdout, stratify=y[older], random_state=seed)
-    metrics: dict[str, Any] = {"n_train": len(texts), "n_stage_a": len(older), "n_holdout": len(ho_idx)}
+    fit_idx, ho_idx = stage_a_split(y, oot, seed, holdout)
+    metrics: dict[str, Any] = {"n_train": len(texts), "n_stage_a": int((~oot).sum()), "n_holdout": len(ho_idx)}
     timings: dict[str, float] = {}
 
     t0 = time.perf_counter()
