@@ -37,6 +37,7 @@ from pipeline.core.kafka import ensure_topics
 from pipeline.core.schema import Alert, EnrichedPost, RawPost
 from pipeline.core.settings import Settings, topic_name
 from pipeline.enrich import Enricher, build_enricher
+from pipeline.runtime.heap import freeze_long_lived
 from pipeline.runtime.live import DetectorService, LiveDetector
 from pipeline.runtime.ports import AlertPublisher
 from pipeline.storage.backend import StorageError, connect
@@ -105,6 +106,7 @@ class Worker:
         """The process's enricher (models load once, off the event loop)."""
         if self._enricher is None:
             self._enricher = await asyncio.get_running_loop().run_in_executor(None, self._enricher_factory)
+            freeze_long_lived()
         return self._enricher
 
     async def repository(self) -> Repository:
