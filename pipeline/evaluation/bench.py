@@ -48,6 +48,9 @@ def command(
                                   "(repeatable; each mix is measured in turn). Default: the bundled sample."),
     firehose: bool | None = typer.Option(None, "--firehose/--no-firehose", help="Override firehose mode (default from settings)."),
     half_rate: bool = typer.Option(False, "--half-rate", help="Also time produce->queryable at half the sustained end-to-end rate."),
+    posts_file: Path | None = typer.Option(None, "--posts-file", help="Measure real posts instead: a replay file "
+                                           "(JSON Lines or CSV, the replay connector's form), its first --posts posts "
+                                           "in time order. Brands come from the settings (HYPERMICRO_BRANDS_FILE)."),
 ) -> None:
     """Print posts/s end to end, p50/p99 produce->queryable latency and the bare tagging rate."""
     from pipeline.evaluation.demo import ensure_kafka
@@ -59,7 +62,12 @@ def command(
     if data_dir.exists():
         shutil.rmtree(data_dir)
     streams: list[tuple[str, list[RawPost]]] = []
-    if mixes:
+    if posts_file is not None:
+        from pipeline.evaluation.buzz import load_posts
+
+        real, _invalid = load_posts(posts_file)
+        streams.append((f"file={posts_file.name}", real[:posts]))
+    elif mixes:
         for reposts, relevant in mixes:
             rows = mixed(posts, reposts, relevant, seed=len(streams) + 11)
             streams.append((f"reposts={reposts:g} relevant={relevant:g}", [RawPost.model_validate(r) for r in rows]))
@@ -153,7 +161,7 @@ async def _through_pipeline(worker: Any, settings: Any, raw: list[Any], rate: fl
     t_start, c_start = time.time(), time.process_time()
     parent.send("go")
     seen: dict[str, float] = {}
-    while len(seen) < len(raw) and time.time() - t_start < 1800:
+    while len(seen) < len(wanted) and time.time() - t_start < 1800:  # a repeated id is stored once
         if producer.exitcode:
             raise RuntimeError(f"the benchmark's producer process failed (exit code {producer.exitcode})")
         ids = await loop.run_in_executor(None, repo.posts.ids_since, last)
