@@ -33,6 +33,7 @@ from pipeline.core.decode import (
     decode_post,
 )
 from pipeline.core.decode import dumps as dump_model
+from pipeline.core.envelope import pack, unpack
 from pipeline.core.kafka import ensure_topics
 from pipeline.core.schema import Alert, EnrichedPost, RawPost
 from pipeline.core.settings import Settings, topic_name
@@ -147,7 +148,7 @@ class Worker:
 
         @self.app.agent(self.enriched, name="sink")
         async def sink(stream: faust.StreamT) -> None:
-            async for events in _batches(stream, s.sink_batch_max, within=s.batch_within_s):
+            async for events in _batches(stream, sink_envelopes(s), within=s.batch_within_s):
                 await self._complete(self.sink_batch(events), "sink")
 
         @self.app.timer(interval=s.detect_interval_s, on_leader=True)
@@ -227,20 +228,28 @@ class Worker:
         if good:
             enricher = await self.enricher()
             with M.ENRICH_SECONDS.time():
-                tagged = await loop.run_in_executor(None, _tag_and_serialise, enricher, good, lineage)
-            M.POSTS_ENRICHED.inc(len(tagged))
+                envelopes = await loop.run_in_executor(None, _tag_and_pack, enricher, good, lineage)
+            M.POSTS_ENRICHED.inc(len(good))
             send = self.enriched.send
-            for key, value, partition in tagged:  # same partition as the raw message: per-partition event-time order holds
-                pending.append(await send(key=key, value=value, partition=partition))
+            for partition, value in envelopes:  # same partition as the raw messages: per-partition event-time order holds
+                pending.append(await send(key=None, value=value, partition=partition))
         if pending:
             await asyncio.gather(*pending)  # produce acknowledged before these offsets are acked
         self._observe_lag(events)
 
     async def sink_batch(self, events: Sequence[faust.EventT]) -> None:
-        """Write a batch to ClickHouse; retry outages with backoff, never ack before the write."""
-        M.SINK_BATCH_POSTS.observe(len(events))
+        """Write a batch to ClickHouse in inserts of at most ``sink_batch_max`` posts; never ack before the writes."""
         loop = asyncio.get_running_loop()
         posts = await loop.run_in_executor(None, _parse_enriched, [ev.value for ev in events])
+        step = self.settings.sink_batch_max
+        for i in range(0, len(posts), step):
+            await self._insert(posts[i : i + step])
+        self._observe_lag(events)
+
+    async def _insert(self, posts: list[EnrichedPost]) -> None:
+        """One ClickHouse insert; retry outages with backoff (storage absorbs a repeated write)."""
+        M.SINK_BATCH_POSTS.observe(len(posts))
+        loop = asyncio.get_running_loop()
         repo = await self.repository()
         delay = 0.5
         while True:
@@ -251,7 +260,6 @@ class Worker:
                 now = time.time()
                 for p in posts:
                     M.INGEST_LATENCY.observe(max(0.0, now - p.post.collected_at.timestamp()))
-                self._observe_lag(events)
                 return
             except StorageError as exc:
                 if not exc.retryable:
@@ -310,14 +318,22 @@ def _decode_all(values: list[bytes | None], bounds: Bounds) -> list[RawPost | Po
     return out
 
 
-def _tag_and_serialise(enricher: Enricher, posts: list[RawPost], lineage: list[tuple[int, int]]) -> list[tuple[bytes, bytes, int]]:
-    """Tag a batch and encode each enriched post as (key, value, partition), off the event loop."""
-    return [(e.post.id.encode(), e.model_dump_json().encode(), e.kafka_partition)
-            for e in enricher.enrich(posts, lineage)]
+def _tag_and_pack(enricher: Enricher, posts: list[RawPost], lineage: list[tuple[int, int]]) -> list[tuple[int, bytes]]:
+    """Tag a batch and pack the enriched posts per raw partition as (partition, message), off the event loop."""
+    by_partition: dict[int, list[bytes]] = {}
+    for e in enricher.enrich(posts, lineage):
+        by_partition.setdefault(e.kafka_partition, []).append(e.model_dump_json().encode())
+    return [(partition, message) for partition, docs in by_partition.items() for message in pack(docs)]
 
 
 def _parse_enriched(values: list[bytes]) -> list[EnrichedPost]:
-    return [EnrichedPost.model_validate_json(v) for v in values]
+    return [EnrichedPost.model_validate_json(doc) for v in values for doc in unpack(v)]
+
+
+def sink_envelopes(settings: Settings) -> int:
+    """Enriched messages the sink takes per batch: enough for ``sink_batch_max`` posts when each
+    full tagging batch is spread over every partition (at full load), so inserts stay large."""
+    return -(-settings.sink_batch_max // settings.batch_max) * settings.topic_partitions
 
 
 def create_app(settings: Settings) -> faust.App:
