@@ -58,14 +58,18 @@ def command(
     from pipeline.runtime.app import Worker
 
     mixes = [_parse_mix(m) for m in mix]
-    ensure_kafka(bootstrap)
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
+    if posts_file is not None and mixes:
+        raise typer.BadParameter("--mix generates posts and --posts-file reads them: give one of the two")
     streams: list[tuple[str, list[RawPost]]] = []
     if posts_file is not None:
         from pipeline.evaluation.buzz import load_posts
 
-        real, _invalid = load_posts(posts_file)
+        real, invalid = load_posts(posts_file)
+        if invalid:
+            line, error = invalid[0]
+            typer.echo(f"{posts_file}: {len(invalid)} invalid records left out (first, line {line}: {error})", err=True)
+        if not real:
+            raise typer.BadParameter(f"{posts_file} holds no valid post")
         streams.append((f"file={posts_file.name}", real[:posts]))
     elif mixes:
         for reposts, relevant in mixes:
@@ -74,6 +78,9 @@ def command(
     else:
         rows, _ = generate(SampleSpec(posts=posts, spike_posts=min(180, posts // 10)))
         streams.append(("sample", [RawPost.model_validate(r) for r in rows]))
+    ensure_kafka(bootstrap)
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
     overrides: dict[str, Any] = dict(
         kafka_bootstrap=bootstrap, topic_namespace=f"bench{int(time.time())}", chdb_path=data_dir / "chdb",
         worker_data_dir=data_dir / "worker", web_port=0,
