@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     web_port: int = Field(6066, description="Faust worker's own web port (0 disables).")
     metrics_port: int = Field(0, ge=0, description="Serve Prometheus metrics of a worker without --api on this port (0 = off).")
     metrics_host: str = Field("127.0.0.1", description="Bind address of the worker's metrics port (0.0.0.0 in a container).")
-    batch_max: int = Field(256, ge=1, description="Max posts per enrich batch (stream.take max).")
+    batch_max: int = Field(256, ge=1, description="Max posts per enrich batch (take_batches max).")
     batch_within_s: float = Field(0.2, gt=0, description="Max seconds each stage (tagging, storing) waits to fill a batch: a small share of the 2 s produce->queryable target, leaving room to absorb stalls; a slow stream gets up to 5 small inserts a second (raise it for a busy shared ClickHouse server).")
     sink_batch_max: int = Field(5000, ge=1, description="Max posts per ClickHouse insert (each insert has a fixed cost: a 4096-post insert costs ~7x less CPU per post than a 256-post one).")
     tag_cache_size: int = Field(20_000, ge=0, description="Reposts/copies of a text seen among the last N distinct texts reuse its tags (0 = off).")

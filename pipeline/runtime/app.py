@@ -1,7 +1,7 @@
 """The Faust app, built from settings: topics, the enrich and sink agents, the detector timer.
 
 Business logic lives in plain modules (processing, enrich, storage, detect); this module only
-wires them to streams. Offsets: Faust acks a ``take_events`` batch when the loop moves on, so
+wires them to streams. Offsets: a batch (``take_batches``) is acked when the loop moves on, so
 each agent finishes its side effects (produce acknowledged / ClickHouse acknowledged) inside
 the loop body, retrying transient failures there; an unexpected error ends the process at once
 (``fatal``) so nothing is committed for a batch that was not written.
@@ -14,9 +14,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import cast
 
 import faust
 from faust.types import TP
@@ -38,6 +37,7 @@ from pipeline.core.kafka import ensure_topics
 from pipeline.core.schema import Alert, EnrichedPost, RawPost
 from pipeline.core.settings import Settings, topic_name
 from pipeline.enrich import Enricher, build_enricher
+from pipeline.runtime.batching import take_batches
 from pipeline.runtime.heap import freeze_long_lived
 from pipeline.runtime.live import DetectorService, LiveDetector
 from pipeline.runtime.ports import AlertPublisher
@@ -143,12 +143,12 @@ class Worker:
 
         @self.app.agent(self.raw, name="enrich")
         async def enrich(stream: faust.StreamT) -> None:
-            async for events in _batches(stream, s.batch_max, within=s.batch_within_s):
+            async for events in take_batches(stream, s.batch_max, within=s.batch_within_s):
                 await self._complete(self.enrich_batch(events), "enrich")
 
         @self.app.agent(self.enriched, name="sink")
         async def sink(stream: faust.StreamT) -> None:
-            async for events in _batches(stream, sink_envelopes(s), within=s.batch_within_s):
+            async for events in take_batches(stream, sink_envelopes(s), within=s.batch_within_s):
                 await self._complete(self.sink_batch(events), "sink")
 
         @self.app.timer(interval=s.detect_interval_s, on_leader=True)
@@ -186,7 +186,7 @@ class Worker:
     async def _complete(self, batch: Awaitable[None], stage: str) -> None:
         """Run one batch to completion, even through a graceful stop.
 
-        ``take_events`` acks the batch when the loop is left, also when the agent is cancelled
+        ``take_batches`` acks the batch when the loop is left, also when the agent is cancelled
         by a shutdown or rebalance; so a cancelled batch is first finished (bounded wait), and
         a batch that cannot finish ends the process before anything is committed.
         """
@@ -356,8 +356,3 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=True,
         stream_wait_empty=False,
     )
-
-
-def _batches(stream: faust.StreamT, max_: int, within: float) -> AsyncIterator[Sequence[faust.EventT]]:
-    """``Stream.take_events`` (a method of Faust's ``Stream``, not of its ``StreamT`` protocol)."""
-    return cast(faust.Stream, stream).take_events(max_, within=within)
