@@ -54,3 +54,12 @@ async def test_a_full_buffer_holds_back_the_stream_and_nothing_is_lost_or_reorde
     got = await _run(max_=3, within=0.2, run_s=0.3, schedule=[(0.0, values)], settle=2.5)
     assert all(len(b) <= 3 for _, b in got)
     assert [v for _, b in got for v in b] == values
+
+
+async def test_a_post_after_a_quiet_spell_waits_at_most_within_from_when_the_stage_was_free() -> None:
+    """The sink receives a tagged batch's messages all at once: waiting `within` from their arrival
+    (a pure linger rule) would add that wait to every post; the stage's free time bounds it."""
+    got = await _run(max_=100, within=1.0, run_s=0.4, schedule=[(0.0, [b"a"]), (2.0, [b"b"])], settle=2.0)
+    assert [values for _, values in got] == [[b"a"], [b"b"]]
+    t2 = got[1][0]
+    assert 2.0 <= t2 < 2.75  # free again at ~1.4, so handed over by ~2.4 (a pure linger rule: 3.0)
