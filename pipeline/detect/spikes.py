@@ -143,8 +143,10 @@ def brand_overrides(brands: Iterable[BrandConfig], default: Sensitivity) -> dict
 
 def severity_of(score: float) -> Severity:
     """From ``score`` (observed / needed): ``critical`` from 3x what the window needed (a
-    crisis well past the user's threshold), ``warning`` from 1.5x, else ``info`` (just at it)."""
-    return "critical" if score >= 3.0 else "warning" if score >= 1.5 else "info"
+    crisis well past the user's threshold), else ``warning``. Never ``info``: a negative spike
+    is a crisis by the user's own sensitivity, so it must pass a ``min_severity: warning``
+    route and list above rising-voice information."""
+    return "critical" if score >= 3.0 else "warning"
 
 
 @dataclass

@@ -186,8 +186,9 @@ def test_per_brand_sensitivity_from_the_brands_file() -> None:
 
 
 def test_severity_levels() -> None:
-    assert severity_of(1.0) == "info"
-    assert severity_of(1.5) == "warning"
+    """A spike just at the user's threshold is still a crisis by their words: never mere information."""
+    assert severity_of(1.0) == "warning"
+    assert severity_of(2.9) == "warning"
     assert severity_of(3.0) == "critical"
 
 
