@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/buzz_dev.py --streams /tmp/buzz apple gop sanders apple-inj ...
 
 Tagging is the slow part, so each stream's per-brand bucket counts (the worker's tagging and
-counting, exactly what ``hypermicro eval buzz`` computes) are cached in ``<stream>/buckets.json``;
+counting, exactly what ``hypermicro eval buzz`` computes) are cached in ``<stream>/buckets-<models>.json`` (keyed by the encoder graph and sentiment head);
 the detector then runs on them in seconds. Prints, per stream and in total, the ``eval buzz``
 figures, false alerts per brand-week, and how the model-negative hourly counts track the
 human ones (Pearson r per brand). Report final figures with ``hypermicro eval buzz`` itself.
@@ -26,8 +26,19 @@ from pipeline.detect.spikes import Sensitivity, SpikeMonitor  # noqa: E402
 from pipeline.evaluation.buzz import count_buckets, detect, load_posts, load_truth, score_alerts  # noqa: E402
 
 
+def models_fingerprint() -> str:
+    """The encoder graph and the sentiment head the counts come from (a new model recounts)."""
+    import hashlib
+
+    from models.embedding import cache_key
+    from models.sentiment import DEFAULT_ARTIFACT
+
+    head = hashlib.sha256((Path(DEFAULT_ARTIFACT) / "head.npz").read_bytes()).hexdigest()
+    return f"{cache_key()[:16]}-{head[:16]}"
+
+
 def cached_buckets(stream: Path) -> list[BrandBucket]:
-    cache = stream / "buckets.json"
+    cache = stream / f"buckets-{models_fingerprint()}.json"
     if not cache.exists():
         from pipeline.core.settings import load_settings
         from pipeline.enrich import build_enricher

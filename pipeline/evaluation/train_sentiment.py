@@ -4,7 +4,7 @@ Recipe (all seeds fixed):
 
 1. read ``train_semeval2013_2016.tsv`` (SemEval 2013-2016 tweets, word labels, creation times);
 2. compute the MiniLM pooled-layer features once with the worker's encoder (``onnx-minilm``,
-   cached under ``--cache-dir``, keyed by the data file's sha256 and the feature recipe);
+   cached under ``--cache-dir``, keyed by the data file's sha256, the encoder graph and the feature recipe);
 3. **stage A (out-of-time protocol)**: tweets created on or after ``--oot-after`` are the
    out-of-time slice and are not fitted; on the older tweets, split off a stratified 10 %
    holdout, fit the MLP and the n-gram model on the rest and the logistic stacker on their
@@ -94,10 +94,11 @@ def out_of_time_mask(created: Sequence[str], after: str) -> np.ndarray:
 
 def cached_features(texts: Sequence[str], key: str, cache_dir: Path, model_cache_dir: Path | None = None) -> np.ndarray:
     """Pooled-layer features of ``texts`` from the worker's ONNX encoder, computed once, cached as ``.npy``."""
-    from models.embedding import OnnxMiniLMEmbedder
+    from models.embedding import OnnxMiniLMEmbedder, cache_key
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(f"{FEATURE_VERSION}:{TRAIN_FEATURES}:{key}:{len(texts)}".encode()).hexdigest()[:16]
+    graph_key = cache_key()  # the encoder graph (recipe, weights, library versions): a new one recomputes
+    digest = hashlib.sha256(f"{FEATURE_VERSION}:{TRAIN_FEATURES}:{graph_key}:{key}:{len(texts)}".encode()).hexdigest()[:16]
     path = cache_dir / f"sentiment_features_{digest}.npy"
     if path.exists():
         feats = np.load(path)
