@@ -144,3 +144,30 @@ def test_train_head_save_load_roundtrip(tmp_path: Path, monkeypatch: pytest.Monk
     assert p.shape == (len(texts), 3) and np.allclose(p.sum(1), 1.0, atol=1e-5)
     assert (p.argmax(1) == y).mean() > 0.8
     assert 0.0 <= metrics["holdout_stack_cv_macro_recall"] <= 1.0
+
+
+def test_training_features_are_recomputed_for_a_new_encoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import models.embedding as me
+    from models.base import EncoderOutput
+    from pipeline.evaluation import train_sentiment as ts
+
+    passes: list[float] = []
+
+    class FakeEncoder:
+        def __init__(self, **_: object) -> None:
+            self.value = float(len(passes) + 1)
+
+        def encode(self, texts: list[str]) -> EncoderOutput:
+            passes.append(self.value)
+            return EncoderOutput(embeddings=np.zeros((len(texts), 384), np.float32),
+                                 features=np.full((len(texts), 2688), self.value, np.float32))
+
+    monkeypatch.setattr(me, "OnnxMiniLMEmbedder", FakeEncoder)
+    monkeypatch.setattr(me, "cache_key", lambda: "graph-a")
+    texts = ["great flight", "lost my bag"]
+    first = ts.cached_features(texts, "data-sha", tmp_path, model_cache_dir=tmp_path)
+    again = ts.cached_features(texts, "data-sha", tmp_path, model_cache_dir=tmp_path)
+    assert len(passes) == 1 and np.array_equal(first, again)  # same encoder: read from the cache
+    monkeypatch.setattr(me, "cache_key", lambda: "graph-b")  # e.g. an onnxruntime upgrade
+    rebuilt = ts.cached_features(texts, "data-sha", tmp_path, model_cache_dir=tmp_path)
+    assert len(passes) == 2 and rebuilt[0, 0] == 2.0
