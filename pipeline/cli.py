@@ -24,6 +24,7 @@ from pipeline.evaluation import (
     sentiment,
     spikes,
     topics,
+    train_encoder,
     train_sentiment,
     voices,
 )
@@ -47,6 +48,7 @@ eval_app.command("buzz")(buzz.command)
 eval_app.command("voices")(voices.command)
 train_app.command("sentiment")(train_sentiment.command)
 train_app.command("topics")(topics.calibrate_command)
+train_app.command("encoder")(train_encoder.command)
 bench_app.command("pipeline")(bench.command)
 app.command("check")(check.command)
 app.command("worker")(worker.command)

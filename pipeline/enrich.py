@@ -137,7 +137,7 @@ class Enricher:
         if not todo:
             return list(cached)
         first = list(todo.values())
-        texts = [posts[i].text for i in first]
+        texts = list(todo)  # canonical texts: a post's tags do not depend on which copy came first
         encoded = self.embedder.encode(texts)
         sentiments = self.sentiment.score(texts, encoded, [langs[i] for i in first])
         topic_tags = self.topics.tag(encoded.embeddings)

@@ -1,10 +1,12 @@
 """Reuse the expensive tags of a text already seen: reposts and copy-pastes cost no encoder pass.
 
 Real streams carry many reposts and verbatim copies (about a fifth of the Apple DFE stream
-starts with ``RT``). Their text, once normalised, is the original's, so the encoder output,
-post-level sentiment, topics and language are the original's too. The cache is an LRU keyed
-on the normalised text; brand matching and everything keyed on the post (id, author, time)
-still runs for every post.
+starts with ``RT``). The expensive tags (encoder output, post-level sentiment, topics) are
+computed from the post's :func:`canonical` text, which a repost or a copy shares with its
+original, so they are the same whichever of them arrives first: a replay with another
+interleaving of partitions gives every post the tags it got live. The cache is an LRU keyed on
+that text; brand matching and everything keyed on the post (id, author, time) still runs for
+every post.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ _URL = re.compile(r"https?://\S+")
 _SPACE = re.compile(r"\s+")
 
 
-def normalise(text: str) -> str:
-    """The text a repost shares with its original: no ``RT @x:`` prefix, no links, folded case
-    and whitespace."""
+def canonical(text: str) -> str:
+    """The text a repost or copy shares with its original, and that the expensive tags are
+    computed from: no ``RT @x:`` prefix, no links, single spaces. Case is kept (the sentiment
+    model reads capitals as emphasis); a post that is only a link keeps its text."""
     t = _REPOST_PREFIX.sub("", text)
-    t = _URL.sub(" ", t)
-    return _SPACE.sub(" ", t).strip().casefold()
+    t = _SPACE.sub(" ", _URL.sub(" ", t)).strip()
+    return t or text
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class CachedTags:
 
 
 class TagCache:
-    """Bounded LRU of :class:`CachedTags` by normalised text (``size`` 0 disables it)."""
+    """Bounded LRU of :class:`CachedTags` by canonical text (``size`` 0 disables it)."""
 
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
@@ -49,14 +52,15 @@ class TagCache:
         self.hits = 0
         self.misses = 0
 
-    def key(self, text: str) -> str:
-        """Texts with one key share tags: the normalised text, or the exact text when off."""
-        return normalise(text) if self.size > 0 else text
+    @staticmethod
+    def key(text: str) -> str:
+        """Texts with one key share tags: their canonical text (also within a batch when off)."""
+        return canonical(text)
 
     def get(self, text: str) -> CachedTags | None:
         if self.size <= 0:
             return None
-        key = normalise(text)
+        key = canonical(text)
         item = self._items.get(key)
         if item is None:
             self.misses += 1
@@ -68,7 +72,7 @@ class TagCache:
     def put(self, text: str, tags: CachedTags) -> None:
         if self.size <= 0:
             return
-        key = normalise(text)
+        key = canonical(text)
         self._items[key] = tags
         self._items.move_to_end(key)
         while len(self._items) > self.size:

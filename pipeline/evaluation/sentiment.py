@@ -53,6 +53,7 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     from sklearn.metrics import precision_recall_fscore_support
 
     from models.factories import registry
+    from pipeline.tagcache import canonical
 
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
@@ -68,7 +69,7 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     if texts:  # warm-up outside the timing: lazy loads (VADER lexicon, ONNX session arenas)
         scorer.score(list(texts[:1]), encoder.encode(list(texts[:1])) if encoder is not None else None)
     for start in range(0, len(texts), batch_size):
-        batch = list(texts[start : start + batch_size])
+        batch = [canonical(t) for t in texts[start : start + batch_size]]  # what the worker scores
         t0 = time.process_time()
         encoded = encoder.encode(batch) if encoder is not None else None
         t1 = time.process_time()

@@ -4,7 +4,8 @@ Recipe (all seeds fixed):
 
 1. read ``train_semeval2013_2016.tsv`` (SemEval 2013-2016 tweets, word labels, creation times);
 2. compute the MiniLM pooled-layer features once with the worker's encoder (``onnx-minilm``,
-   cached under ``--cache-dir``, keyed by the data file's sha256, the encoder graph and the feature recipe);
+   on each tweet's canonical text, ``pipeline.tagcache.canonical``: what the worker encodes;
+   cached under ``--cache-dir``, keyed by the texts, the data file's sha256, the encoder graph and the feature recipe);
 3. **stage A (out-of-time protocol)**: tweets created on or after ``--oot-after`` are the
    out-of-time slice and are not fitted; on the older tweets, split off a stratified 10 %
    holdout, fit the MLP and the n-gram model on the rest and the logistic stacker on their
@@ -35,6 +36,7 @@ import typer
 from models.sentiment import DEFAULT_ARTIFACT
 from models.sentiment.head import CLASSES
 from pipeline.core.settings import load_settings
+from pipeline.tagcache import canonical
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ VAL_TEXT = "val_text.txt"
 VAL_LABELS = "val_labels.txt"
 DEFAULT_OUT = DEFAULT_ARTIFACT
 FEATURE_VERSION = "minilm-l6-pooled7-mean-maxlen128-v1"
-TRAIN_FEATURES = "onnx-minilm-int8-batch64-chunk2048-v1"
+TRAIN_FEATURES = "onnx-minilm-int8-static-batch64-chunk2048-v2"
 """How training features are computed: the worker's ONNX encoder (part of the cache key)."""
 OOT_AFTER = "2015-09-10"
 """Out-of-time cut: the newest 9.5 % of the tweets (SemEval-2016 test, 30 Oct - 29 Dec 2015).
@@ -98,7 +100,8 @@ def cached_features(texts: Sequence[str], key: str, cache_dir: Path, model_cache
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     graph_key = cache_key()  # the encoder graph (recipe, weights, library versions): a new one recomputes
-    digest = hashlib.sha256(f"{FEATURE_VERSION}:{TRAIN_FEATURES}:{graph_key}:{key}:{len(texts)}".encode()).hexdigest()[:16]
+    text_key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()  # the texts as encoded
+    digest = hashlib.sha256(f"{FEATURE_VERSION}:{TRAIN_FEATURES}:{graph_key}:{key}:{text_key}".encode()).hexdigest()[:16]
     path = cache_dir / f"sentiment_features_{digest}.npy"
     if path.exists():
         feats = np.load(path)
@@ -264,7 +267,7 @@ def train_head(texts: Sequence[str], y: np.ndarray, features: np.ndarray, seed: 
             "ngram": {"word": list(NGRAM_WORD), "char_wb": list(NGRAM_CHAR), "word_max": NGRAM_WORD_MAX,
                       "char_max": NGRAM_CHAR_MAX, "C": NGRAM_C},
             "stacker": {"C": STACK_C, "holdout": holdout}, "seed": seed,
-            "training_features": TRAIN_FEATURES,
+            "training_features": TRAIN_FEATURES, "training_text": "pipeline.tagcache.canonical",
         },
     }
     metrics["timings"] = timings
@@ -303,6 +306,7 @@ def command(
     started = time.perf_counter()
     train_path = data / TRAIN_FILE if data.is_dir() else data
     texts, y, created = read_training_tsv(train_path)
+    texts = [canonical(t) for t in texts]  # the text the worker tags (no RT prefix, no links)
     train_sha = sha256_file(train_path)
     t0 = time.perf_counter()
     feats = cached_features(texts, train_sha, cache_dir)
