@@ -38,7 +38,7 @@ from pipeline.core.schema import (
     TopicTag,
 )
 from pipeline.core.settings import Settings
-from pipeline.tagcache import CachedTags, TagCache
+from pipeline.tagcache import CachedTags, TagCache, canonical
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,15 @@ class Enricher:
 
     def _enrich(self, posts: Sequence[RawPost], lineage: Sequence[tuple[int, int]] | None) -> list[EnrichedPost]:
         texts = [p.text for p in posts]
-        cached = [self.cache.get(t) for t in texts]
+        keys = [canonical(t) for t in texts]  # what copies share: cache key and the expensive tags' input
+        cached = [self.cache.get(k) for k in keys]
         langs = self._languages(posts, cached)
         inputs = [
             PostInput(text=p.text, lang=lang, author_handle=p.author.handle, author_id=p.author.id, source=p.source)
             for p, lang in zip(posts, langs, strict=True)
         ]
         hits = self.brands.match(inputs)
-        tags = self._expensive_tags(posts, cached, hits, langs)
+        tags = self._expensive_tags(keys, cached, hits, langs)
         tagged = [i for i, t in enumerate(tags) if t is not None]
         conv_ids: list[str | None] = [None] * len(posts)
         dups: list[str | None] = [None] * len(posts)
@@ -126,14 +127,15 @@ class Enricher:
         detected = dict(zip(todo, self.langid.identify([posts[i].text for i in todo]), strict=True)) if todo else {}
         return [p.lang or (c.lang if c is not None else detected[i]) for i, (p, c) in enumerate(zip(posts, cached, strict=True))]
 
-    def _expensive_tags(self, posts: Sequence[RawPost], cached: Sequence[CachedTags | None],
+    def _expensive_tags(self, keys: Sequence[str], cached: Sequence[CachedTags | None],
                         hits: Sequence[list[BrandHit]], langs: Sequence[str]) -> list[CachedTags | None]:
-        """Encoder, sentiment and topics once per distinct uncached text (in firehose mode only
-        for posts that mention a brand); ``None`` where a post gets the cheap tags only."""
-        todo: dict[str, int] = {}  # cache key -> first post that needs it
-        for i, (p, c) in enumerate(zip(posts, cached, strict=True)):
+        """Encoder, sentiment and topics once per distinct uncached canonical text ``keys[i]`` (in
+        firehose mode only for posts that mention a brand); ``None`` where a post gets the cheap
+        tags only."""
+        todo: dict[str, int] = {}  # canonical text -> first post that needs it
+        for i, (key, c) in enumerate(zip(keys, cached, strict=True)):
             if c is None and (hits[i] or not self.firehose):
-                todo.setdefault(self.cache.key(p.text), i)
+                todo.setdefault(key, i)
         if not todo:
             return list(cached)
         first = list(todo.values())
@@ -145,8 +147,8 @@ class Enricher:
         for j, (key, i) in enumerate(todo.items()):
             fresh[key] = CachedTags(embedding=encoded.embeddings[j], sentiment=sentiments[j],
                                     topics=list(topic_tags[j]), lang=langs[i])
-            self.cache.put(posts[i].text, fresh[key])
-        return [c if c is not None else fresh.get(self.cache.key(p.text)) for p, c in zip(posts, cached, strict=True)]
+            self.cache.put(key, fresh[key])
+        return [c if c is not None else fresh.get(key) for key, c in zip(keys, cached, strict=True)]
 
     def _mentions(self, text: str, hits: list[BrandHit], post_sent: SentimentResult, lang: str | None) -> list[BrandMention]:
         per_brand: dict[str, tuple[SentimentLabel, float]] = {}

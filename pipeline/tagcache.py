@@ -52,15 +52,10 @@ class TagCache:
         self.hits = 0
         self.misses = 0
 
-    @staticmethod
-    def key(text: str) -> str:
-        """Texts with one key share tags: their canonical text (also within a batch when off)."""
-        return canonical(text)
-
-    def get(self, text: str) -> CachedTags | None:
+    def get(self, key: str) -> CachedTags | None:
+        """The tags stored for ``key`` (a :func:`canonical` text), counting hits and misses."""
         if self.size <= 0:
             return None
-        key = canonical(text)
         item = self._items.get(key)
         if item is None:
             self.misses += 1
@@ -69,10 +64,10 @@ class TagCache:
         self.hits += 1
         return item
 
-    def put(self, text: str, tags: CachedTags) -> None:
+    def put(self, key: str, tags: CachedTags) -> None:
+        """Store ``tags`` under ``key`` (a :func:`canonical` text), evicting the least recent."""
         if self.size <= 0:
             return
-        key = canonical(text)
         self._items[key] = tags
         self._items.move_to_end(key)
         while len(self._items) > self.size:

