@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/buzz_dev.py --streams /tmp/buzz apple gop sanders apple-inj ...
 
 Tagging is the slow part, so each stream's per-brand bucket counts (the worker's tagging and
-counting, exactly what ``hypermicro eval buzz`` computes) are cached in ``<stream>/buckets-<models>.json`` (keyed by the encoder graph and sentiment head);
+counting, exactly what ``hypermicro eval buzz`` computes) are cached in ``<stream>/buckets-<models>.json`` (keyed by the encoder graph, sentiment head and matcher code);
 the detector then runs on them in seconds. Prints, per stream and in total, the ``eval buzz``
 figures, false alerts per brand-week, and how the model-negative hourly counts track the
 human ones (Pearson r per brand). Report final figures with ``hypermicro eval buzz`` itself.
@@ -27,14 +27,15 @@ from pipeline.evaluation.buzz import count_buckets, detect, load_posts, load_tru
 
 
 def models_fingerprint() -> str:
-    """The encoder graph and the sentiment head the counts come from (a new model recounts)."""
+    """The encoder graph, sentiment head and brand matcher code the counts come from (a change recounts)."""
     import hashlib
 
     from models.embedding import cache_key
     from models.sentiment import DEFAULT_ARTIFACT
 
     head = hashlib.sha256((Path(DEFAULT_ARTIFACT) / "head.npz").read_bytes()).hexdigest()
-    return f"{cache_key()[:16]}-{head[:16]}"
+    matcher = hashlib.sha256(b"".join(p.read_bytes() for p in sorted((REPO / "models" / "brands").glob("*.py"))))
+    return f"{cache_key()[:16]}-{head[:16]}-{matcher.hexdigest()[:8]}"
 
 
 def cached_buckets(stream: Path) -> list[BrandBucket]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from models.base import BrandHit, PostInput
 from models.brands.query_eval import PostState, Span, evaluate, trigger_terms
+from models.brands.tags import TagIndex
 from models.brands.tokenizer import fold, make_nlp, norm, vocab_hooks
 from pipeline.core.brand_query import Node, iter_terms
 from pipeline.core.brands import BrandConfig
@@ -116,6 +117,7 @@ class SpacyBrandMatcher:
         self._by_hash: dict[int, int] = {}  # spaCy match id -> pattern index
         # pattern index -> (norm, is_prefix) tokens of a wildcard pattern, None if literal
         self._wild: list[tuple[tuple[str, bool], ...] | None] = []
+        self._tags = TagIndex(norm)  # names, aliases, misspellings inside compound tags
         self._keys_of: list[tuple[str, ...]] = []  # pattern index -> its token norms
         self._users: list[list[int]] = []  # pattern index -> brands it can trigger (anchors only)
         self._rules = [self._compile_brand(i, b) for i, b in enumerate(self.brands)]
@@ -207,6 +209,9 @@ class SpacyBrandMatcher:
             and _HASHTAG.fullmatch(tag := "#" + "".join(text.split()))
         ]
         surface = [(self._pattern(text, wildcards=False), rule) for text, rule in forms]
+        for pidx, rule in surface:
+            if rule in ("name", "alias", "misspelling"):
+                self._tags.add(self._keys_of[pidx], pidx)
         context = [self._pattern(t, wildcards=True) for t in b.context]
         ast = b.parsed_query
         term_index: dict[str, int] = {}
@@ -263,6 +268,13 @@ class SpacyBrandMatcher:
         touched: set[int] = set(self._always)
         for pidx in found:
             touched.update(users[pidx])
+        in_tags: dict[int, list[Span]] = {}
+        for pidx, chars in self._tags.find(doc.text).items():
+            for start, end in chars:
+                span = doc.char_span(start, end)  # None inside a longer token (x@apple.com)
+                if span is not None:
+                    in_tags.setdefault(pidx, []).append((span.start, span.end))
+                    touched.update(users[pidx])
         state = PostState(doc, post, found)
         if self._has_anchor_wild and self._may_wild(doc, found):
             self._run_token_matcher(state)
@@ -272,7 +284,7 @@ class SpacyBrandMatcher:
             return []
         hits: list[BrandHit] = []
         for bi in sorted(touched):
-            hits.extend(self._brand_hits(self._rules[bi], state))
+            hits.extend(self._brand_hits(self._rules[bi], state, in_tags))
         hits.sort(key=lambda h: (h.start, h.end, h.brand_id))
         return hits
 
@@ -302,12 +314,12 @@ class SpacyBrandMatcher:
                 return True
         return False
 
-    def _brand_hits(self, r: _BrandRules, st: PostState) -> list[BrandHit]:
+    def _brand_hits(self, r: _BrandRules, st: PostState, in_tags: dict[int, list[Span]]) -> list[BrandHit]:
         found = st.found
         cands: list[tuple[int, int, str]] = []  # token start, end, rule
         gated: list[tuple[int, int, str]] = []
         for pidx, rule in r.surface:
-            spans = found.get(pidx)
+            spans = found.get(pidx, []) + in_tags.get(pidx, [])
             if spans:
                 (gated if rule in r.gated else cands).extend((s, e, rule) for s, e in spans)
         if gated and not cands:

@@ -106,6 +106,24 @@ def test_hashtags_and_handles_are_whole_tokens(default: SpacyBrandMatcher) -> No
     assert one(default, "voltcarts @voltcartfan #voltcartlove") == {}
 
 
+def test_forms_inside_compound_tags_whose_words_are_marked(default: SpacyBrandMatcher, tech: SpacyBrandMatcher) -> None:
+    text = "thanks @VoltCartHelp and .@NimbusAirSupport #VoltKart2024 #skyway_fail"
+    got = one(default, text)
+    assert got["voltcart"] == [("@VoltCartHelp", "name"), ("#VoltKart2024", "misspelling")]
+    assert got["nimbus"] == [("@NimbusAirSupport", "name")]
+    assert got["skyway"] == [("#skyway_fail", "name")]
+    for h in default.match_texts([text])[0]:
+        assert text[h.start : h.end] == h.matched_text
+    # no marked words, a word only partly spelled, or a tag inside an address: no mention
+    assert one(default, "@voltcartfan #VoltcartsRule @NimbusCloud mail x@VoltCart.com") == {}
+    # the hit is gated like the bare word ("apple" needs context; "iPhone" does not)
+    assert one(tech, "#ApplePie recipe") == {}
+    assert one(tech, "#AppleWatch died, macbook too")["apple"] == [("#AppleWatch", "name")]
+    assert one(tech, "#iPhone4S battery")["apple"] == [("#iPhone4S", "alias")]
+    # the exact handle keeps its own rule
+    assert one(default, "@VoltCart hi")["voltcart"] == [("@VoltCart", "handle")]
+
+
 def test_multiword_names_match_hyphenated_and_as_hashtag(default: SpacyBrandMatcher) -> None:
     assert one(default, "Nimbus-Air again")["nimbus"] == [("Nimbus-Air", "name")]
     assert one(default, "#VoltCart rocks")["voltcart"][0][0] == "#VoltCart"
