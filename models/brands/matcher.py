@@ -34,7 +34,7 @@ RULE_PRIORITY: dict[str, int] = {
     "misspelling": 4,
     "query": 5,
 }
-_HASHTAG = re.compile(r"#\w+")
+_TAG = re.compile(r"[#@]\w+")
 _WORD_RUN = re.compile(r"\w{2,}")
 
 
@@ -201,12 +201,14 @@ class SpacyBrandMatcher:
 
     def _compile_brand(self, i: int, b: BrandConfig) -> _BrandRules:
         forms = b.surface_forms()
-        # A name, alias or misspelling also matches as a hashtag ("Windows Phone" -> #windowsphone).
+        # A name, alias or misspelling also matches as a hashtag or handle with its spaces removed
+        # ("Windows Phone" -> #windowsphone, @windowsphone).
         forms += [
             (tag, rule)
             for text, rule in forms
             if rule in ("name", "alias", "misspelling")
-            and _HASHTAG.fullmatch(tag := "#" + "".join(text.split()))
+            for sign in "#@"
+            if _TAG.fullmatch(tag := sign + "".join(text.split()))
         ]
         surface = [(self._pattern(text, wildcards=False), rule) for text, rule in forms]
         for pidx, rule in surface:

@@ -126,6 +126,8 @@ def test_forms_inside_compound_tags_whose_words_are_marked(default: SpacyBrandMa
 
 def test_multiword_names_match_hyphenated_and_as_hashtag(default: SpacyBrandMatcher) -> None:
     assert one(default, "Nimbus-Air again")["nimbus"] == [("Nimbus-Air", "name")]
+    # ... and as a handle: a file that lists no handle still counts replies to the brand
+    assert one(default, "@voltkart where is my order")["voltcart"] == [("@voltkart", "misspelling")]
     assert one(default, "#VoltCart rocks")["voltcart"][0][0] == "#VoltCart"
 
 
