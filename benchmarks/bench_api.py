@@ -65,6 +65,7 @@ FILL = {
     "conversation_id": "if(h % 10 < 6, concat('c', toString(intDiv(toUInt32(created_at) - "
                        "toUInt32(toDateTime({base:DateTime})), 21600)), '-', toString(h2 % 50)), '')",
     "_partition": "toInt32(0)", "_offset": "toInt64(number)", "_version": "toUInt64(1)",
+    "repost_of_post": "''",
 }
 """How the synthetic corpus fills each ``posts`` column (SQL over ``number`` and its hashes)."""
 

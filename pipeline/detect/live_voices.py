@@ -25,7 +25,7 @@ from pipeline.core.brands import load_brands
 from pipeline.core.schema import Alert, RawPost
 from pipeline.detect.voice_digest import DIGEST_WINDOW, digest_alerts, window_start
 from pipeline.detect.voices import RisingVoice, VoiceTracker
-from pipeline.storage.posts_table import raw_post_of
+from pipeline.storage.posts_table import voice_post_of
 from pipeline.storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class LiveVoices:
             self._seen[row["id"]] = None
             if len(self._seen) > 200_000:
                 self._seen.popitem(last=False)
-            post: RawPost = raw_post_of(row)
+            post: RawPost = voice_post_of(row)
             heapq.heappush(self._buffer, (post.created_at, post.id, post, ["*", *row["brands"]]))
             fresh += 1
         watermark = None if not fresh else repo.low_watermark()

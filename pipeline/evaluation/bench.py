@@ -56,6 +56,7 @@ def command(
     from pipeline.evaluation.demo import ensure_kafka
     from pipeline.evaluation.sample import SampleSpec, generate, mixed
     from pipeline.runtime.app import Worker
+    from pipeline.runtime.live import build_live_detector
 
     mixes = [_parse_mix(m) for m in mix]
     if posts_file is not None and mixes:
@@ -90,7 +91,7 @@ def command(
     if firehose is not None:
         overrides["firehose"] = firehose
     settings = load_settings(**overrides)
-    worker = Worker(settings)
+    worker = Worker(settings, detector_factory=build_live_detector)  # as `hypermicro worker` runs it
 
     @worker.app.task
     async def drive() -> None:

@@ -83,6 +83,7 @@ class Worker:
         self._detector_factory = detector_factory
         self._enricher: Enricher | None = None
         self._repo: Repository | None = None
+        self._repo_lock = asyncio.Lock()  # one Repository (and one migration run) per process
         self._detector: LiveDetector | None = None
         self.dlq_limit = DlqLimit(settings.dlq_max_invalid_ratio, settings.dlq_max_consecutive)
         self.bounds = Bounds.from_settings(settings)
@@ -112,14 +113,15 @@ class Worker:
 
     async def repository(self) -> Repository:
         """The process's Repository (a :data:`RepositoryProvider`); waits while ClickHouse is unreachable."""
-        while self._repo is None:
-            try:
-                self._repo = await asyncio.get_running_loop().run_in_executor(None, self._repository_factory)
-            except StorageError as exc:
-                if not exc.retryable:
-                    raise
-                log.warning("ClickHouse not reachable yet (%s); retrying in 2 s", exc)
-                await asyncio.sleep(2)
+        async with self._repo_lock:  # the sink and the detector ask at once on start-up
+            while self._repo is None:
+                try:
+                    self._repo = await asyncio.get_running_loop().run_in_executor(None, self._repository_factory)
+                except StorageError as exc:
+                    if not exc.retryable:
+                        raise
+                    log.warning("ClickHouse not reachable yet (%s); retrying in 2 s", exc)
+                    await asyncio.sleep(2)
         return self._repo
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from pipeline.storage.backend import ClickHouse
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^m(\d{4})_(\w+)$")
+_COLUMN_DDL = re.compile(r"^\s*ALTER TABLE (\w+) (ADD|DROP) COLUMN (\w+)\b", re.IGNORECASE)
 
 LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -77,7 +78,7 @@ def migrate(ch: ClickHouse, target: int | None = None) -> list[str]:
                 status = "skipped"
             else:
                 for stmt in mig.forwards:
-                    ch.execute(stmt)
+                    _execute(ch, stmt)
                 status = "applied"
             _record(ch, mig, status)
             done.append(f"{status} {mig.version:04d}_{mig.name}")
@@ -85,10 +86,28 @@ def migrate(ch: ClickHouse, target: int | None = None) -> list[str]:
         if mig.version > target and state.get(mig.version) in ("applied", "skipped"):
             if state.get(mig.version) == "applied":
                 for stmt in mig.backwards:
-                    ch.execute(stmt)
+                    _execute(ch, stmt)
             _record(ch, mig, "rolled_back")
             done.append(f"rolled back {mig.version:04d}_{mig.name}")
     return done
+
+
+def _execute(ch: ClickHouse, stmt: str) -> None:
+    """Run one DDL statement; ``ALTER TABLE t ADD|DROP COLUMN c`` only when ``c`` is missing|there.
+
+    ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, and two processes starting on a fresh
+    database (scaled-out workers) may both migrate: the second must not fail on the first's work.
+    """
+    m = _COLUMN_DDL.match(stmt)
+    if m is not None:
+        table, action, column = m.groups()
+        exists = bool(ch.query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+            "AND name = {c:String}", {"t": table, "c": column}))
+        if exists == (action.upper() == "ADD"):
+            log.info("migration statement already in effect, skipped: %s", stmt.strip())
+            return
+    ch.execute(stmt)
 
 
 def _record(ch: ClickHouse, mig: Migration, status: str) -> None:

@@ -1,6 +1,6 @@
 """The ``posts`` table in Python: its columns (the one list), the row builder and the reverse view.
 
-:data:`POST_COLUMNS` is what migrations 0001 (and later ALTERs, if any) leave in ClickHouse;
+:data:`POST_COLUMNS` is what migrations 0001 and 0010 (an ALTER) leave in ClickHouse;
 ``tests/storage`` checks it against the live table on both backends.  Migrations keep their
 literal DDL: they are history and must replay as written.  Everything else that names a set of
 ``posts`` columns takes it from here (:func:`columns` checks the names).
@@ -55,6 +55,7 @@ POST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_partition", "Int32"),
     ("_offset", "Int64"),
     ("_version", "UInt64"),
+    ("repost_of_post", "String"),  # added by migration 10: new columns go last
 )
 """Every ``posts`` column as (name, ClickHouse type), in table order."""
 POST_COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in POST_COLUMNS)
@@ -121,6 +122,7 @@ def post_row(e: EnrichedPost) -> dict[str, Any]:
         "_partition": e.kafka_partition,
         "_offset": e.kafka_offset,
         "_version": time.time_ns() // 1000,
+        "repost_of_post": p.repost_of_post or "",
     }
     return {name: values[name] for name in POST_COLUMN_NAMES}  # a column added without a value fails here
 
@@ -135,24 +137,24 @@ def month_groups(posts: Sequence[EnrichedPost], months: int = MONTHS_PER_INSERT)
     return [[p for k in keys[i:i + months] for p in by_month[k]] for i in range(0, len(keys), months)]
 
 
-REPLAY_COLUMNS = columns(
-    "id", "source", "created_at", "collected_at", "text", "language", "author_id", "author_handle", "author_name",
-    "author_followers", "author_following", "reply_to_author", "reply_to_post", "repost_of_author",
-    "quote_of_author", "mentions", "hashtags", "likes", "reposts", "replies", "quotes", "brands", "topics",
-    "_version")
-"""What :func:`raw_post_of` needs, plus the tags and the insert clock the replaying detectors read."""
+VOICE_COLUMNS = columns(
+    "id", "source", "created_at", "author_id", "author_handle", "author_followers", "reply_to_author",
+    "reply_to_post", "repost_of_author", "repost_of_post", "quote_of_author", "mentions", "likes", "reposts",
+    "replies", "quotes", "brands", "_version")
+"""What the emerging-voices tracker reads of a stored post (:func:`voice_post_of`), its brands
+(the subjects) and the insert clock: no text, so the live loop's reads stay small."""
 
 
-def raw_post_of(row: dict[str, Any]) -> RawPost:
-    """Rebuild the RawPost view of a ``posts`` row read with :data:`REPLAY_COLUMNS`."""
+def voice_post_of(row: dict[str, Any]) -> RawPost:
+    """The RawPost the voice tracker sees of a ``posts`` row read with :data:`VOICE_COLUMNS`:
+    every field it reads (ids, author, reply/repost/quote/mention links, engagement); the text
+    and the other fields it never reads are left empty."""
     return RawPost.model_validate({
-        "id": row["id"], "source": row["source"], "created_at": row["created_at"],
-        "collected_at": row["collected_at"], "text": row["text"], "lang": row["language"] or None,
-        "author": {"id": row["author_id"], "handle": row["author_handle"], "display_name": row["author_name"],
-                   "followers": row["author_followers"], "following": row["author_following"]},
+        "id": row["id"], "source": row["source"], "created_at": row["created_at"], "text": "",
+        "author": {"id": row["author_id"], "handle": row["author_handle"], "followers": row["author_followers"]},
         "reply_to_author": row["reply_to_author"], "reply_to_post": row["reply_to_post"],
-        "repost_of_author": row["repost_of_author"], "quote_of_author": row["quote_of_author"],
-        "mentions": row["mentions"], "hashtags": row["hashtags"],
+        "repost_of_author": row["repost_of_author"], "repost_of_post": row["repost_of_post"],
+        "quote_of_author": row["quote_of_author"], "mentions": row["mentions"],
         "engagement": {"likes": row["likes"], "reposts": row["reposts"], "replies": row["replies"],
                        "quotes": row["quotes"]},
     })

@@ -20,7 +20,7 @@ import orjson
 from pipeline.core.clock import utc_now
 from pipeline.core.schema import Alert, EnrichedPost
 from pipeline.storage.backend import ClickHouse, Row, whole_seconds
-from pipeline.storage.posts_table import REPLAY_COLUMNS, month_groups, post_row
+from pipeline.storage.posts_table import VOICE_COLUMNS, month_groups, post_row
 from pipeline.storage.reads.alerts import AlertReads
 from pipeline.storage.reads.conversations import ConversationReads
 from pipeline.storage.reads.mentions import MentionReads
@@ -158,10 +158,10 @@ class Repository:
         return self.mentions.latest_minute()
 
     def posts_since(self, version: int, limit: int = 20000) -> list[Row]:
-        """Rows (:data:`~pipeline.storage.posts_table.REPLAY_COLUMNS`) written after ``version``
+        """Rows (:data:`~pipeline.storage.posts_table.VOICE_COLUMNS`) written after ``version``
         (the ``_version`` insert clock), in insert order."""
         return self.ch.query(
-            f"SELECT {REPLAY_COLUMNS} FROM posts WHERE _version > {{v:UInt64}} ORDER BY _version LIMIT {{n:UInt32}}",
+            f"SELECT {VOICE_COLUMNS} FROM posts WHERE _version > {{v:UInt64}} ORDER BY _version LIMIT {{n:UInt32}}",
             {"v": version, "n": limit},
         )
 

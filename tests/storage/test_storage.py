@@ -59,6 +59,14 @@ def test_migrations_are_numbered_and_reversible(ch: ClickHouse) -> None:
     assert {"posts", "alerts", "alert_acks", "mention_minute", "conversations", "emerging_voices"} <= tables
 
 
+def test_a_column_another_process_already_added_does_not_fail_the_migration(ch: ClickHouse) -> None:
+    migrate(ch, 9)  # before posts.repost_of_post
+    ch.execute("ALTER TABLE posts ADD COLUMN repost_of_post String")  # a second worker got there first
+    assert migrate(ch) == ["applied 0010_repost_of_post"]
+    assert migrate(ch, 9) == ["rolled back 0010_repost_of_post"]
+    assert migrate(ch) == ["applied 0010_repost_of_post"]
+
+
 def test_declared_posts_columns_match_live_schema(ch: ClickHouse) -> None:
     from pipeline.storage.posts_table import post_row
 
@@ -76,6 +84,25 @@ def test_the_one_posts_column_list_is_the_live_table(ch: ClickHouse) -> None:
     assert list(post_row(enriched(1))) == [name for name, _ in live]
     with pytest.raises(ValueError, match="not a posts column: colour"):
         columns("id", "colour")
+
+
+def test_the_voice_tracker_reads_back_every_field_it_uses(ch: ClickHouse) -> None:
+    from pipeline.detect.voice_events import events_from_post
+    from pipeline.storage.posts_table import voice_post_of
+
+    post = RawPost.model_validate({
+        "id": "mastodon:9", "source": "mastodon", "created_at": T0.isoformat(), "text": "boost",
+        "author": {"id": "a1", "handle": "ann", "followers": 1234},
+        "reply_to_author": "b2", "reply_to_post": "mastodon:7", "repost_of_author": "c3",
+        "repost_of_post": "mastodon:8", "quote_of_author": "d4", "mentions": ["@eve", "@fay"],
+        "engagement": {"likes": 5, "reposts": 2, "replies": 1, "quotes": 1},
+    })
+    repo = Repository(ch)
+    repo.insert_posts([EnrichedPost(post=post, sentiment=Sentiment(label="neutral"), kafka_partition=0, kafka_offset=1)])
+    (row,) = repo.posts_since(0)
+    back = voice_post_of(row)
+    assert events_from_post(back) == events_from_post(post)  # the post refs a boost points at included
+    assert (back.author.followers, back.engagement, back.source) == (1234, post.engagement, "mastodon")
 
 
 def test_redelivered_posts_are_stored_once_and_counted_once(ch: ClickHouse) -> None:
