@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -105,20 +105,30 @@ def _to_chdb_literal(value: Any) -> str:
     return str(value)
 
 
-def _convert(value: Any, ch_type: str) -> Any:
+def _utc_datetime(value: str) -> datetime:
+    return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
+
+
+def _int(value: Any) -> Any:
+    return int(value) if isinstance(value, str) else value
+
+
+def _converter(ch_type: str) -> Callable[[Any], Any] | None:
+    """How a JSON value of ``ch_type`` becomes Python (None: as JSON gives it): DateTime to an aware
+    datetime, 64/128-bit integers (quoted in JSON) to int, arrays element-wise."""
     base = ch_type
     while base.startswith(("Nullable(", "LowCardinality(")):
         base = base[base.index("(") + 1 : -1]
-    if value is None:
-        return None
     if base.startswith("DateTime"):
-        return datetime.strptime(value[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    if base.startswith(("UInt64", "Int64", "UInt128", "Int128")) and isinstance(value, str):
-        return int(value)
-    if base.startswith("Array(") and isinstance(value, list):
-        inner = base[6:-1]
-        return [_convert(v, inner) for v in value]
-    return value
+        return _utc_datetime
+    if base.startswith(("UInt64", "Int64", "UInt128", "Int128")):
+        return _int
+    if base.startswith("Array("):
+        inner = _converter(base[6:-1])
+        if inner is None:
+            return None
+        return lambda v: [None if x is None else inner(x) for x in v] if isinstance(v, list) else v
+    return None
 
 
 class _DriverClient(Protocol):
@@ -163,8 +173,14 @@ class ChdbBackend:
         if not raw.strip():
             return []
         doc = orjson.loads(raw)
-        types = {m["name"]: m["type"] for m in doc.get("meta", [])}
-        return [{k: _convert(v, types.get(k, "")) for k, v in row.items()} for row in doc.get("data", [])]
+        rows: list[Row] = doc.get("data", [])
+        convert = [(m["name"], c) for m in doc.get("meta", []) if (c := _converter(m["type"])) is not None]
+        for row in rows:  # only the columns that need it, each with its converter chosen once
+            for name, c in convert:
+                v = row.get(name)
+                if v is not None:
+                    row[name] = c(v)
+        return rows
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
