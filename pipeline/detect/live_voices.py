@@ -126,14 +126,18 @@ class LiveVoices:
 def own_accounts_from_brands(brands_file: Path | str) -> dict[str, set[str]]:
     """Brand-owned handles (``@x`` in brands.yaml) are never emerging voices of their own brand.
 
-    ``{brand id: handles without '@', lower-case}`` plus ``"*"``: every brand's handles. A missing
-    file owns no accounts; an invalid one raises :class:`~pipeline.core.brands.BrandConfigError`.
+    ``{brand id: handles without '@', lower-case}`` plus ``"*"``: every brand's handles. A brand
+    that lists no handle owns the one its name makes (``United`` -> ``united``), which the brand
+    matcher counts as a mention of it: otherwise replies to the brand's own account would rank it
+    as a rising voice of itself. A missing file owns no accounts; an invalid one raises
+    :class:`~pipeline.core.brands.BrandConfigError`.
     """
     if not Path(brands_file).exists():
         return {}
     out: dict[str, set[str]] = {}
     for brand in load_brands(brands_file):
-        handles = {h.lstrip("@").lower() for h in brand.handles}
+        listed = brand.handles or ["".join(brand.name.split())]
+        handles = {h.lstrip("@").lower() for h in listed}
         out[brand.id] = handles
         out.setdefault("*", set()).update(handles)
     return out

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from pipeline.core.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
-from pipeline.detect.live_voices import LiveVoices
+from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
 from pipeline.detect.voices_cli import replay_file
 from pipeline.evaluation.scenario import generate_scenario
 from pipeline.storage.backend import ChdbBackend
@@ -87,3 +87,15 @@ def test_a_digest_reissued_in_its_window_keeps_its_earlier_voices() -> None:
     nxt = lv._digests([rv("4", "acme", 35)], "http://dash")  # the next window starts afresh
     assert nxt[0].id != first[0].id and nxt[0].evidence.authors == ["@h4"]
     assert lv._digests([], "http://dash") == []
+
+
+def test_a_brand_without_handles_owns_the_handle_its_name_makes(tmp_path: Path) -> None:
+    brands = tmp_path / "brands.yaml"
+    brands.write_text(
+        "brands:\n"
+        "  - {id: united, name: United}\n"  # the matcher counts '@united' as a mention of it
+        "  - {id: acme, name: Acme Corp, handles: ['@AcmeHelp']}\n"  # listed handles are the whole list
+    )
+    own = own_accounts_from_brands(brands)
+    assert own["united"] == {"united"} and own["acme"] == {"acmehelp"}
+    assert own["*"] == {"united", "acmehelp"}
