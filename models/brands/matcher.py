@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from models.base import BrandHit, PostInput
 from models.brands.query_eval import PostState, Span, evaluate, trigger_terms
-from models.brands.tags import TagIndex
+from models.brands.tags import TAG, TagIndex
 from models.brands.tokenizer import fold, make_nlp, norm, vocab_hooks
 from pipeline.core.brand_query import Node, iter_terms
-from pipeline.core.brands import BrandConfig
+from pipeline.core.brands import BrandConfig, tag_form
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -34,7 +34,6 @@ RULE_PRIORITY: dict[str, int] = {
     "misspelling": 4,
     "query": 5,
 }
-_TAG = re.compile(r"[#@]\w+")
 _WORD_RUN = re.compile(r"\w{2,}")
 
 
@@ -208,7 +207,7 @@ class SpacyBrandMatcher:
             for text, rule in forms
             if rule in ("name", "alias", "misspelling")
             for sign in "#@"
-            if _TAG.fullmatch(tag := sign + "".join(text.split()))
+            if TAG.fullmatch(tag := tag_form(sign, text))
         ]
         surface = [(self._pattern(text, wildcards=False), rule) for text, rule in forms]
         for pidx, rule in surface:
@@ -321,7 +320,9 @@ class SpacyBrandMatcher:
         cands: list[tuple[int, int, str]] = []  # token start, end, rule
         gated: list[tuple[int, int, str]] = []
         for pidx, rule in r.surface:
-            spans = found.get(pidx, []) + in_tags.get(pidx, [])
+            spans = found.get(pidx)
+            if pidx in in_tags:  # rare: a form inside a compound tag
+                spans = (spans or []) + in_tags[pidx]
             if spans:
                 (gated if rule in r.gated else cands).extend((s, e, rule) for s, e in spans)
         if gated and not cands:

@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-__all__ = ["TagIndex", "tag_words"]
+__all__ = ["TAG", "TagIndex", "tag_words"]
 
 CharSpan = tuple[int, int]
-_TAG = re.compile(r"[@#]\w+")  # as the tokenizer cuts them: a tag ends at its first non-word character
+TAG = re.compile(r"[@#]\w+")
+"""A handle or hashtag as the tokenizer cuts it: it ends at its first non-word character."""
+
 
 
 def tag_words(tag: str) -> list[str]:
@@ -60,12 +62,14 @@ class TagIndex:
         out: dict[int, list[CharSpan]] = {}
         if not self._forms:
             return out
-        for m in _TAG.finditer(text):
+        for m in TAG.finditer(text):
             body = m.group()[1:]
             if body.isalpha() and (body.islower() or body.isupper()):
                 continue  # one word: exact tags are the phrase matcher's
             words = [w.lower() if w.isascii() else self._norm(w) for w in tag_words(body)]
-            for s in range(len(words) if len(words) > 1 else 0):
+            if len(words) < 2:
+                continue
+            for s in range(len(words)):
                 for e in range(s + 1, len(words) + 1):
                     pidx = self._forms.get("".join(words[s:e]))
                     if pidx is not None and m.span() not in out.get(pidx, ()):

@@ -216,6 +216,13 @@ class BrandConfig(BaseModel):
         return None if self.query is None else parse(self.query)
 
 
+def tag_form(sign: str, text: str) -> str:
+    """A name, alias or misspelling written as a tag, spaces removed: ``("@", "United")`` ->
+    ``"@United"``, ``("#", "Windows Phone")`` -> ``"#WindowsPhone"`` (what the matcher also
+    matches, and the handle a brand without listed handles owns)."""
+    return sign + "".join(text.split())
+
+
 def _prefixed(v: Any, prefix: str, pattern: re.Pattern[str], what: str) -> Any:
     if v is None:
         return []

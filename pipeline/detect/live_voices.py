@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pipeline.core.brands import load_brands
+from pipeline.core.brands import load_brands, tag_form
 from pipeline.core.schema import Alert, RawPost
 from pipeline.detect.voice_digest import DIGEST_WINDOW, digest_alerts, window_start
 from pipeline.detect.voices import RisingVoice, VoiceTracker
@@ -136,7 +136,7 @@ def own_accounts_from_brands(brands_file: Path | str) -> dict[str, set[str]]:
         return {}
     out: dict[str, set[str]] = {}
     for brand in load_brands(brands_file):
-        listed = brand.handles or ["".join(brand.name.split())]
+        listed = brand.handles or [tag_form("@", brand.name)]
         handles = {h.lstrip("@").lower() for h in listed}
         out[brand.id] = handles
         out.setdefault("*", set()).update(handles)

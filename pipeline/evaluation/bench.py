@@ -55,8 +55,7 @@ def command(
     """Print posts/s end to end, p50/p99 produce->queryable latency and the bare tagging rate."""
     from pipeline.evaluation.demo import ensure_kafka
     from pipeline.evaluation.sample import SampleSpec, generate, mixed
-    from pipeline.runtime.app import Worker
-    from pipeline.runtime.live import build_live_detector
+    from pipeline.runtime.worker import build_worker, run_app
 
     mixes = [_parse_mix(m) for m in mix]
     if posts_file is not None and mixes:
@@ -91,7 +90,7 @@ def command(
     if firehose is not None:
         overrides["firehose"] = firehose
     settings = load_settings(**overrides)
-    worker = Worker(settings, detector_factory=build_live_detector)  # as `hypermicro worker` runs it
+    worker = build_worker(settings)  # as `hypermicro worker` runs it, live detectors included
 
     @worker.app.task
     async def drive() -> None:
@@ -99,8 +98,6 @@ def command(
             result = await _measure(worker, settings, raw, rate, bootstrap, half_rate)
             _report(name, result, len(raw), settings)
         os.kill(os.getpid(), signal.SIGTERM)
-
-    from pipeline.runtime.worker import run_app
 
     run_app(worker)
 

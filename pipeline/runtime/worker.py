@@ -16,12 +16,18 @@ if TYPE_CHECKING:  # the CLI imports this module to register the command: Faust 
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: Settings, with_api: bool = False, loglevel: str = "info") -> None:
-    """Run a Faust worker until SIGTERM/SIGINT (blocking)."""
+def build_worker(settings: Settings) -> Worker:
+    """The worker as ``hypermicro worker`` runs it: enrich, sink and (on the leader) the live
+    detectors (negative spikes, emerging voices, roster watch)."""
     from pipeline.runtime.app import Worker
     from pipeline.runtime.live import build_live_detector
 
-    w = Worker(settings, detector_factory=build_live_detector)
+    return Worker(settings, detector_factory=build_live_detector)
+
+
+def run_worker(settings: Settings, with_api: bool = False, loglevel: str = "info") -> None:
+    """Run a Faust worker until SIGTERM/SIGINT (blocking)."""
+    w = build_worker(settings)
     if settings.metrics_port and not with_api:
         from prometheus_client import start_http_server
 
