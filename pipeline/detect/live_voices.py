@@ -2,50 +2,80 @@
 order, through the same :class:`VoiceTracker` that ``hypermicro voices`` and ``eval voices`` use,
 raises one rising-voice digest per subject and tick, and stores ranking snapshots for the API.
 
-Posts reach ClickHouse out of event-time order (several partitions, batches, a replay running
-far ahead of wall time).  The tracker needs them in order, so stored posts wait in a buffer until
-the event-time low watermark over partitions (minus ``lateness``) has passed them; when a tick
-finds nothing new the stream is idle and the buffer is flushed.  A snapshot is written whenever
-the tracker has changed and ``snapshot_every`` ticks have passed, and always when the stream goes
-idle, so the stored ranking ends equal to ``hypermicro voices --posts`` on the same posts.
+The tracker and its event-time buffer (:class:`~pipeline.detect.voice_feed.VoiceFeed`) live in a
+*feed host*: :class:`LocalFeed` runs them in this process; the worker runs them in a process of
+their own (``pipeline.runtime.voice_process``), so feeding tens of thousands of posts does not
+take the interpreter lock from tagging. The loop here only reads (rows since the last tick, the
+watermark), emits and stores. A snapshot is written whenever the tracker has changed and
+``snapshot_every`` ticks have passed, and always when the stream goes idle, so the stored
+ranking ends equal to ``hypermicro voices --posts`` on the same posts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 from pipeline.core.brands import load_brands, tag_form
-from pipeline.core.schema import Alert, RawPost
+from pipeline.core.schema import Alert
 from pipeline.detect.voice_digest import DIGEST_WINDOW, digest_alerts, window_start
-from pipeline.detect.voices import RisingVoice, VoiceTracker
-from pipeline.storage.posts_table import voice_post_of
+from pipeline.detect.voice_feed import FeedStep, VoiceFeed
+from pipeline.detect.voices import RisingVoice, VoiceRank
 from pipeline.storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveVoices", "own_accounts_from_brands"]
+__all__ = ["FeedHost", "FeedLost", "LiveVoices", "LocalFeed", "own_accounts_from_brands"]
+
+
+class FeedLost(RuntimeError):
+    """The feed host lost its state (its process died): the caller must feed everything again."""
+
+
+class FeedHost(Protocol):
+    """Where a :class:`VoiceFeed` runs; each call may raise :class:`FeedLost`."""
+
+    async def step(self, rows: Sequence[dict[str, Any]], watermark: datetime | None) -> FeedStep: ...
+
+    async def rankings(self, k: int) -> dict[str, list[VoiceRank]]: ...
+
+    async def ranking(self, subject: str, k: int) -> list[VoiceRank]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalFeed:
+    """A :class:`VoiceFeed` in this process, called off the event loop."""
+
+    def __init__(self, own_accounts: dict[str, set[str]] | None = None,
+                 lateness: timedelta = timedelta(minutes=2)) -> None:
+        self.feed = VoiceFeed(own_accounts, lateness)
+
+    async def step(self, rows: Sequence[dict[str, Any]], watermark: datetime | None) -> FeedStep:
+        return await asyncio.get_running_loop().run_in_executor(None, self.feed.step, rows, watermark)
+
+    async def rankings(self, k: int) -> dict[str, list[VoiceRank]]:
+        return await asyncio.get_running_loop().run_in_executor(None, self.feed.rankings, k)
+
+    async def ranking(self, subject: str, k: int) -> list[VoiceRank]:
+        return self.feed.ranking(subject, k)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class LiveVoices:
-    """Feeds stored posts to a VoiceTracker; subjects are the post's brands plus ``*``."""
+    """Feeds stored posts to a voice feed host; subjects are the post's brands plus ``*``."""
 
-    def __init__(self, own_accounts: dict[str, set[str]] | None = None, snapshot_every: int = 6,
-                 lateness: timedelta = timedelta(minutes=2), max_buffer: int = 200_000) -> None:
-        self.tracker = VoiceTracker(own_accounts=own_accounts)
+    def __init__(self, host: FeedHost | None = None, snapshot_every: int = 6) -> None:
+        self.host: FeedHost = host if host is not None else LocalFeed()
         self.snapshot_every = snapshot_every
-        self.lateness = lateness
-        self.max_buffer = max_buffer
-        """Beyond this many waiting posts the oldest are fed regardless of the watermark."""
         self._version = 0
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._buffer: list[tuple[datetime, str, RawPost, list[str]]] = []
         self._dirty = False
         self._since_snapshot = 0
         self._last_snapshot = 0.0
@@ -53,15 +83,41 @@ class LiveVoices:
         """Rising voices of the current and previous digest windows, by (subject, window start)."""
 
     async def tick(self, repo: Repository, emit: Callable[[Alert], Awaitable[object]], public_url: str) -> int:
-        """Feed newly stored posts (off the event loop), emit digests, snapshot when due."""
+        """Feed newly stored posts, emit digests, snapshot when due; returns the voices that rose."""
         loop = asyncio.get_running_loop()
-        rising, fresh = await loop.run_in_executor(None, self._observe_new, repo)
-        for alert in self._digests(rising, public_url):
+        rows, watermark = await loop.run_in_executor(None, self._read_new, repo)
+        try:
+            step = await self.host.step(rows, watermark)
+        except FeedLost as exc:
+            log.error("emerging voices lost their state (%s): feeding every stored post again", exc)
+            self._version = 0
+            return 0
+        if rows:
+            self._version = max(self._version, int(rows[-1]["_version"]))
+        self._dirty = self._dirty or step.fed > 0
+        for alert in self._digests(step.rising, public_url):
             await emit(alert)
         self._since_snapshot += 1
-        if self._dirty and (not fresh or self._since_snapshot >= self.snapshot_every):
-            await loop.run_in_executor(None, self.snapshot, repo)
-        return len(rising)
+        if self._dirty and (not step.fresh or self._since_snapshot >= self.snapshot_every):
+            try:
+                await self.snapshot(repo)
+            except FeedLost as exc:
+                log.error("emerging voices lost their state (%s): feeding every stored post again", exc)
+                self._version = 0
+        return len(step.rising)
+
+    async def ranking(self, subject: str = "*", k: int = 20) -> list[VoiceRank]:
+        """The tracker's current ranking of ``subject``."""
+        return await self.host.ranking(subject, k)
+
+    def close(self) -> None:
+        """Release the feed host (its process, if it has one)."""
+        self.host.close()
+
+    def _read_new(self, repo: Repository) -> tuple[list[dict[str, Any]], datetime | None]:
+        """Rows stored since the last tick (insert order) and, if any, the event-time watermark."""
+        rows = repo.posts_since(self._version)
+        return rows, (repo.low_watermark() if rows else None)
 
     def _digests(self, rising: list[RisingVoice], public_url: str) -> list[Alert]:
         """Digests of the (subject, window) pairs that got a new voice, with every voice of the
@@ -80,47 +136,24 @@ class LiveVoices:
         window_voices = [rv for (_, w), d in self._windows.items() if w in starts for rv in d.values()]
         return [a for a in digest_alerts(window_voices, public_url) if a.id in touched]
 
-    def _observe_new(self, repo: Repository) -> tuple[list[RisingVoice], int]:
-        """Buffer rows stored since the last call; feed those the watermark has passed."""
-        rows = repo.posts_since(self._version)
-        fresh = 0
-        for row in rows:
-            self._version = max(self._version, int(row["_version"]))
-            if row["id"] in self._seen:
-                continue  # a redelivered post
-            self._seen[row["id"]] = None
-            if len(self._seen) > 200_000:
-                self._seen.popitem(last=False)
-            post: RawPost = voice_post_of(row)
-            heapq.heappush(self._buffer, (post.created_at, post.id, post, ["*", *row["brands"]]))
-            fresh += 1
-        watermark = None if not fresh else repo.low_watermark()
-        rising: list[RisingVoice] = []
-        while self._buffer:
-            at = self._buffer[0][0]
-            waiting = len(self._buffer) > self.max_buffer
-            if fresh and not waiting and (watermark is None or at > watermark - self.lateness):
-                break  # may still be preceded by a post another partition has not stored yet
-            _, _, post, subjects = heapq.heappop(self._buffer)
-            rising += self.tracker.observe(post, subjects)
-            self._dirty = True
-        return rising, fresh
-
-    def snapshot(self, repo: Repository) -> None:
+    async def snapshot(self, repo: Repository) -> None:
         """Store the current ranking of every subject that has one.
 
         Snapshots are told apart by ``snapshot_at`` (whole seconds), so a second snapshot waits
         for the next second: two in one second would mix their rows."""
+        rankings = await self.host.rankings(20)
         wait = self._last_snapshot + 1.0 - time.time()
         if wait > 0:
-            time.sleep(min(wait, 1.0))
+            await asyncio.sleep(min(wait, 1.0))
         self._last_snapshot = float(int(time.time()))
-        for subject in self.tracker.subjects():
-            ranks = self.tracker.ranking(subject, k=20)
-            if ranks:
-                repo.replace_voices(subject, ranks)
+        await asyncio.get_running_loop().run_in_executor(None, _store_rankings, repo, rankings)
         self._dirty = False
         self._since_snapshot = 0
+
+
+def _store_rankings(repo: Repository, rankings: dict[str, list[VoiceRank]]) -> None:
+    for subject, ranks in rankings.items():
+        repo.replace_voices(subject, ranks)
 
 
 def own_accounts_from_brands(brands_file: Path | str) -> dict[str, set[str]]:

@@ -51,6 +51,7 @@ from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
 from pipeline.detect.spikes import Detection, SpikeMonitor, configured_monitors
 from pipeline.relationships.watch import RosterWatch
 from pipeline.runtime.ports import AlertPublisher
+from pipeline.runtime.voice_process import ProcessFeed
 from pipeline.storage.repository import BucketCount, Repository, RepositoryProvider
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,12 @@ class LiveDetector:
             await self.dispatcher.stop()
 
     def close(self) -> None:
-        """Close the dispatcher's incident book and outbox (after :meth:`stop`, or after a crash)."""
+        """Close the dispatcher's incident book and outbox (after :meth:`stop`, or after a crash)
+        and the emerging voices' feed (its process)."""
         if self.dispatcher is not None:
             self.dispatcher.close()
+        if self.voices is not None:
+            self.voices.close()
 
     # -- the loop ---------------------------------------------------------------------------
     async def tick(self) -> list[Alert]:
@@ -276,7 +280,7 @@ def build_live_detector(settings: Settings, repository: RepositoryProvider, publ
     return LiveDetector(
         repository, publish, dispatcher, kinds=settings.spike_subject_kinds, bucket_s=settings.spike_bucket_s,
         public_url=settings.public_url, lateness=timedelta(seconds=settings.spike_lateness_s),
-        voices=LiveVoices(own_accounts_from_brands(settings.brands_file)), monitor_factory=configured_monitors(
+        voices=LiveVoices(ProcessFeed(own_accounts_from_brands(settings.brands_file))), monitor_factory=configured_monitors(
             settings.spike_ratio, settings.spike_excess_per_hour, load_brands(settings.brands_file)),
         roster=RosterWatch(settings.public_url, settings.people_file),
     )

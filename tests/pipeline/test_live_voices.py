@@ -4,18 +4,28 @@ tracker as ``eval voices`` flag the planted authors and snapshot a ranking for t
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+
 from pipeline.core.schema import Alert, BrandMention, EnrichedPost, RawPost, Sentiment
-from pipeline.detect.live_voices import LiveVoices, own_accounts_from_brands
+from pipeline.detect.live_voices import LiveVoices, LocalFeed, own_accounts_from_brands
 from pipeline.detect.voices_cli import replay_file
 from pipeline.evaluation.scenario import generate_scenario
+from pipeline.runtime.voice_process import ProcessFeed
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
 
 
-async def test_planted_authors_rise_from_stored_posts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("host", ["local", "process"])
+async def test_planted_authors_rise_from_stored_posts(tmp_path: Path, host: str) -> None:
+    """The same with the feed in this process and in its own (as the worker runs it)."""
     posts, truth = generate_scenario(seed=321, duration_h=4, n_emerging=3)
     ch = ChdbBackend(tmp_path / "chdb", "hypermicro")
     migrate(ch)
@@ -23,7 +33,7 @@ async def test_planted_authors_rise_from_stored_posts(tmp_path: Path) -> None:
     enriched = [EnrichedPost(post=RawPost.model_validate(p), sentiment=Sentiment(label="neutral"),
                              brands=[BrandMention(brand_id="acme", matched_text="acme", start=0, end=4, rule="name")])
                 for p in posts]
-    voices = LiveVoices(snapshot_every=1)
+    voices = LiveVoices(ProcessFeed() if host == "process" else LocalFeed(), snapshot_every=1)
     raised: list[Alert] = []
 
     async def emit(alert: Alert) -> None:
@@ -57,14 +67,70 @@ async def test_planted_authors_rise_from_stored_posts(tmp_path: Path) -> None:
                       "ORDER BY subject_id, rank")
     assert {"*", "acme"} <= {r["subject_id"] for r in stored}
     assert [r["author_id"] for r in stored if r["subject_id"] == "*"] == \
-        [r.author_id for r in voices.tracker.ranking("*", k=20)]
+        [r.author_id for r in await voices.ranking("*", k=20)]
     # ...and it is the ranking `hypermicro voices --posts` gives for the same posts
     path = tmp_path / "posts.jsonl"
     path.write_text("".join(json.dumps(p) + "\n" for p in posts), encoding="utf-8")
     offline, _ = replay_file(path)
-    assert [(r.author_id, round(r.score, 6)) for r in voices.tracker.ranking("*", k=20)] == \
+    assert [(r.author_id, round(r.score, 6)) for r in await voices.ranking("*", k=20)] == \
         [(r.author_id, round(r.score, 6)) for r in offline.ranking("*", k=20)]
+    voices.close()
     ch.close()
+
+
+async def test_a_lost_voice_process_is_replaced_and_fed_every_stored_post_again(tmp_path: Path) -> None:
+    posts, _ = generate_scenario(seed=322, duration_h=3, n_emerging=2)
+    ch = ChdbBackend(tmp_path / "chdb", "hypermicro")
+    migrate(ch)
+    repo = Repository(ch)
+    enriched = [EnrichedPost(post=RawPost.model_validate(p), sentiment=Sentiment(label="neutral")) for p in posts]
+    voices = LiveVoices(ProcessFeed(), snapshot_every=1)
+
+    async def emit(alert: Alert) -> None:
+        pass
+
+    half = len(enriched) // 2
+    repo.insert_posts(enriched[:half])
+    await voices.tick(repo, emit, "http://dash")
+    host = voices.host
+    assert isinstance(host, ProcessFeed) and host.pid is not None
+    os.kill(host.pid, signal.SIGKILL)
+    repo.insert_posts(enriched[half:])
+    for _ in range(4):  # the tick that finds the process gone, then every stored post again, then idle
+        await voices.tick(repo, emit, "http://dash")
+    path = tmp_path / "posts.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in posts), encoding="utf-8")
+    offline, _ = replay_file(path)
+    assert [(r.author_id, round(r.score, 6)) for r in await voices.ranking("*", k=20)] == \
+        [(r.author_id, round(r.score, 6)) for r in offline.ranking("*", k=20)]
+    voices.close()
+    ch.close()
+
+
+def test_the_voice_process_ends_when_its_worker_is_killed() -> None:
+    script = (
+        "import asyncio, os, signal\n"
+        "from pipeline.runtime.voice_process import ProcessFeed\n"
+        "async def main():\n"
+        "    feed = ProcessFeed()\n"
+        "    await feed.step([], None)\n"
+        "    print(feed.pid, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    child = int(out.stdout.split()[0])
+
+    def alive() -> bool:
+        try:
+            return Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 15
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive()
 
 
 def test_a_digest_reissued_in_its_window_keeps_its_earlier_voices() -> None:
