@@ -94,6 +94,8 @@ class LiveVoices:
             return 0
         if rows:
             self._version = max(self._version, int(rows[-1]["_version"]))
+        if step.unreadable:
+            log.warning("emerging voices left out %d stored posts that could not be read back", step.unreadable)
         self._dirty = self._dirty or step.fed > 0
         for alert in self._digests(step.rising, public_url):
             await emit(alert)

@@ -29,11 +29,13 @@ SEEN_IDS = 200_000
 
 @dataclass(frozen=True)
 class FeedStep:
-    """What one :meth:`VoiceFeed.step` did: voices that rose, rows new to the feed, posts fed."""
+    """What one :meth:`VoiceFeed.step` did: voices that rose, rows new to the feed, posts fed,
+    rows left out because no post could be rebuilt from them."""
 
     rising: list[RisingVoice]
     fresh: int
     fed: int
+    unreadable: int = 0
 
 
 class VoiceFeed:
@@ -52,14 +54,18 @@ class VoiceFeed:
     def step(self, rows: Sequence[dict[str, Any]], watermark: datetime | None) -> FeedStep:
         """Buffer ``rows`` (stored since the last step); feed what ``watermark`` has passed, or
         everything when no row was new (the stream is idle)."""
-        fresh = 0
+        fresh = unreadable = 0
         for row in rows:
             if row["id"] in self._seen:
                 continue  # a redelivered post
             self._seen[row["id"]] = None
             if len(self._seen) > SEEN_IDS:
                 self._seen.popitem(last=False)
-            post = voice_post_of(row)
+            try:
+                post = voice_post_of(row)
+            except ValueError:  # e.g. a row written by hand with an invalid field: skip it, not the stream
+                unreadable += 1
+                continue
             heapq.heappush(self._buffer, (post.created_at, post.id, post, ["*", *row["brands"]]))
             fresh += 1
         rising: list[RisingVoice] = []
@@ -72,7 +78,7 @@ class VoiceFeed:
             _, _, post, subjects = heapq.heappop(self._buffer)
             rising += self.tracker.observe(post, subjects)
             fed += 1
-        return FeedStep(rising, fresh, fed)
+        return FeedStep(rising, fresh, fed, unreadable)
 
     def rankings(self, k: int = 20) -> dict[str, list[VoiceRank]]:
         """The current ranking (best ``k``) of every subject that has one."""
