@@ -1,7 +1,7 @@
 """``hypermicro voices``: replay a JSONL file of posts and list the current emerging voices.
 
-The same tracker, the same order (whole seconds, then post id) and the same brand-owned accounts
-as the worker: the listing equals the worker's stored snapshot for the same posts.  Each line is either a raw post in the interchange form (taken to be about ``--subject``) or an
+The same tracker, the same order (whole seconds, then post id), the same brand-owned accounts and
+each post id once, as the worker: the listing equals the worker's stored snapshot for the same posts.  Each line is either a raw post in the interchange form (taken to be about ``--subject``) or an
 enriched post (``{"post": {...}, "brands": [...], "topics": [...]}``) whose brand and topic ids
 are its subjects.  The live API lists the same ranking from ClickHouse snapshots.
 """
@@ -36,7 +36,9 @@ def replay_file(posts: Path, subject: str = "*",
     from pipeline.detect.voices import VoiceTracker
 
     with posts.open(encoding="utf-8") as fh:
-        items = [_subjects(json.loads(line), subject) for line in fh if line.strip()]
+        parsed = [_subjects(json.loads(line), subject) for line in fh if line.strip()]
+    # a repeated id is one post to the pipeline (stored once, fed to the live tracker once): the first copy
+    items = list({post.id: (post, subs) for post, subs in reversed(parsed)}.values())
     # whole seconds then id: the order the live path replays stored posts in
     items.sort(key=lambda x: (x[0].created_at.replace(microsecond=0), x[0].id))
     tracker = VoiceTracker(own_accounts=own_accounts)

@@ -107,6 +107,17 @@ async def test_a_lost_voice_process_is_replaced_and_fed_every_stored_post_again(
     ch.close()
 
 
+def test_the_offline_listing_counts_a_repeated_post_id_once_as_the_pipeline_stores_it(tmp_path: Path) -> None:
+    posts, _ = generate_scenario(seed=323, duration_h=3, n_emerging=2)
+    once, twice = tmp_path / "once.jsonl", tmp_path / "twice.jsonl"
+    once.write_text("".join(json.dumps(p) + "\n" for p in posts), encoding="utf-8")
+    replies = [p for p in posts if p.get("reply_to_author")]  # attention: what a repeat would inflate
+    twice.write_text("".join(json.dumps(p) + "\n" for p in posts + replies), encoding="utf-8")
+    (a, _), (b, _) = replay_file(once), replay_file(twice)
+    assert replies and a.ranking("*", k=20)
+    assert [(r.author_id, r.score) for r in a.ranking("*", k=20)] == [(r.author_id, r.score) for r in b.ranking("*", k=20)]
+
+
 def test_the_voice_process_ends_when_its_worker_is_killed() -> None:
     script = (
         "import asyncio, os, signal\n"
