@@ -89,8 +89,7 @@ class LiveVoices:
         try:
             step = await self.host.step(rows, watermark)
         except FeedLost as exc:
-            log.error("emerging voices lost their state (%s): feeding every stored post again", exc)
-            self._version = 0
+            self._start_over(exc)
             return 0
         if rows:
             self._version = max(self._version, int(rows[-1]["_version"]))
@@ -104,9 +103,13 @@ class LiveVoices:
             try:
                 await self.snapshot(repo)
             except FeedLost as exc:
-                log.error("emerging voices lost their state (%s): feeding every stored post again", exc)
-                self._version = 0
+                self._start_over(exc)
         return len(step.rising)
+
+    def _start_over(self, exc: FeedLost) -> None:
+        """The host lost the tracker: the next tick feeds every stored post again (as a new leader)."""
+        log.error("emerging voices lost their state (%s): feeding every stored post again", exc)
+        self._version = 0
 
     async def ranking(self, subject: str = "*", k: int = 20) -> list[VoiceRank]:
         """The tracker's current ranking of ``subject``."""
