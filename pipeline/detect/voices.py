@@ -49,9 +49,9 @@ p-values); the measured figures travel in ``facts``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -89,8 +89,11 @@ __all__ = [
     "VoiceRank",
     "VoiceTracker",
     "events_from_post",
+    "first_copies",
     "replay",
 ]
+
+T = TypeVar("T")
 
 
 class VoiceTracker(AuthorDirectory):
@@ -305,6 +308,19 @@ class VoiceTracker(AuthorDirectory):
     def subjects(self) -> list[str]:
         """Subjects seen so far."""
         return sorted(self._states)
+
+
+def first_copies(items: Iterable[T], post_id: Callable[[T], str]) -> list[T]:
+    """``items`` in their order, each post id once (its first copy): a repeated id is one post to
+    the pipeline, stored once and fed to the live tracker once, so offline replays drop repeats."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        key = post_id(item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
 
 
 def replay(posts: Iterable[RawPost], tracker: VoiceTracker | None = None,

@@ -33,12 +33,11 @@ def replay_file(posts: Path, subject: str = "*",
                 own_accounts: dict[str, set[str]] | None = None) -> tuple[Any, list[Any]]:
     """Replay ``posts`` in time order; return the tracker and every rising-voice alert.
     ``own_accounts`` (subject -> handles) are never ranked, as in the worker."""
-    from pipeline.detect.voices import VoiceTracker
+    from pipeline.detect.voices import VoiceTracker, first_copies
 
     with posts.open(encoding="utf-8") as fh:
         parsed = [_subjects(json.loads(line), subject) for line in fh if line.strip()]
-    # a repeated id is one post to the pipeline (stored once, fed to the live tracker once): the first copy
-    items = list({post.id: (post, subs) for post, subs in reversed(parsed)}.values())
+    items = first_copies(parsed, lambda item: item[0].id)
     # whole seconds then id: the order the live path replays stored posts in
     items.sort(key=lambda x: (x[0].created_at.replace(microsecond=0), x[0].id))
     tracker = VoiceTracker(own_accounts=own_accounts)

@@ -68,12 +68,12 @@ def own_accounts_from_truth(truth: dict[str, Any]) -> dict[str, set[str]]:
 def evaluate(posts: list[dict[str, Any]], truth: dict[str, Any], config: Any = None,
              *, use_own_accounts: bool = True) -> dict[str, Any]:
     """Replay ``posts`` (interchange dicts) and score against ``truth``; return metrics and details."""
-    from pipeline.detect.voices import VoiceConfig, VoiceTracker
+    from pipeline.detect.voices import VoiceConfig, VoiceTracker, first_copies
 
     cfg = config if isinstance(config, VoiceConfig) else VoiceConfig(**(config or {}))
     own = own_accounts_from_truth(truth) if use_own_accounts else {}
     tracker = VoiceTracker(cfg, own_accounts=own)
-    parsed = [RawPost.model_validate(p) for p in posts]
+    parsed = first_copies([RawPost.model_validate(p) for p in posts], lambda p: p.id)
     parsed.sort(key=lambda p: p.created_at)
     alerts = []
     for post in parsed:

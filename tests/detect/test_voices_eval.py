@@ -49,6 +49,16 @@ def test_metrics_count_distinct_false_authors_and_on_time_alerts() -> None:
     assert math.isnan(m0["r_precision"]) and m0["false_alerts"] == len({a.author_id for a in m0["alerts"]})
 
 
+def test_a_post_delivered_twice_is_scored_once_as_the_pipeline_stores_it() -> None:
+    posts, truth = generate_scenario(44, duration_h=3, n_emerging=2)
+    attention = [p for p in posts if p.get("reply_to_author") or p.get("mentions")]
+    once, twice = evaluate(posts, truth), evaluate(posts + attention, truth)
+    assert attention and once["n_alerts"] > 0
+    for key in ("r_precision", "recall_30m", "false_alerts", "n_alerts", "delays_min"):
+        assert once[key] == twice[key], key
+    assert [(r.author_id, r.score) for r in once["ranking"]] == [(r.author_id, r.score) for r in twice["ranking"]]
+
+
 @pytest.mark.slow
 def test_targets_hold_on_held_out_seeds() -> None:
     res = evaluate_seeds(HELD_OUT)
