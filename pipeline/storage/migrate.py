@@ -12,7 +12,7 @@ from types import ModuleType
 
 from pipeline.core.clock import utc_now
 from pipeline.storage import migrations
-from pipeline.storage.backend import ClickHouse
+from pipeline.storage.backend import ClickHouse, StorageError
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^m(\d{4})_(\w+)$")
@@ -99,15 +99,28 @@ def _execute(ch: ClickHouse, stmt: str) -> None:
     database (scaled-out workers) may both migrate: the second must not fail on the first's work.
     """
     m = _COLUMN_DDL.match(stmt)
-    if m is not None:
-        table, action, column = m.groups()
-        exists = bool(ch.query(
-            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
-            "AND name = {c:String}", {"t": table, "c": column}))
-        if exists == (action.upper() == "ADD"):
-            log.info("migration statement already in effect, skipped: %s", stmt.strip())
-            return
-    ch.execute(stmt)
+    if m is None:
+        ch.execute(stmt)
+        return
+    table, action, column = m.groups()
+    if _in_effect(ch, table, action, column):
+        log.info("migration statement already in effect, skipped: %s", stmt.strip())
+        return
+    try:
+        ch.execute(stmt)
+    except StorageError:
+        if not _in_effect(ch, table, action, column):
+            raise
+        # the other process ran it between our check and our statement
+        log.info("migration statement run by another process meanwhile: %s", stmt.strip())
+
+
+def _in_effect(ch: ClickHouse, table: str, action: str, column: str) -> bool:
+    """Whether ``ALTER TABLE table ADD|DROP COLUMN column`` has nothing left to do."""
+    exists = bool(ch.query(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+        "AND name = {c:String}", {"t": table, "c": column}))
+    return exists == (action.upper() == "ADD")
 
 
 def _record(ch: ClickHouse, mig: Migration, status: str) -> None:

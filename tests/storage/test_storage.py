@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -65,6 +66,29 @@ def test_a_column_another_process_already_added_does_not_fail_the_migration(ch: 
     assert migrate(ch) == ["applied 0010_repost_of_post"]
     assert migrate(ch, 9) == ["rolled back 0010_repost_of_post"]
     assert migrate(ch) == ["applied 0010_repost_of_post"]
+
+
+class _AnotherWorkerFirst:
+    """A backend on which another worker runs the same ``ADD COLUMN`` just before ours (after our check)."""
+
+    def __init__(self, inner: ClickHouse) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        if " ADD COLUMN " in sql.upper():
+            self.inner.execute(sql)  # the other worker got there between our check and our statement
+        self.inner.execute(sql, params)
+
+
+def test_a_column_added_by_another_process_during_the_migration_does_not_fail_it(ch: ClickHouse) -> None:
+    migrate(ch, 9)
+    racing = cast(ClickHouse, _AnotherWorkerFirst(ch))
+    assert migrate(racing) == ["applied 0010_repost_of_post"]
+    assert "repost_of_post" in {r["name"] for r in ch.query(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'posts'")}
 
 
 def test_declared_posts_columns_match_live_schema(ch: ClickHouse) -> None:
