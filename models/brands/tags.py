@@ -22,7 +22,6 @@ TAG = re.compile(r"[@#]\w+")
 """A handle or hashtag as the tokenizer cuts it: it ends at its first non-word character."""
 
 
-
 def tag_words(tag: str) -> list[str]:
     """Words of a ``@handle`` or ``#hashtag`` split at case and digit boundaries and ``_``,
     case kept: ``"#GOPDebate2015"`` -> ``["GOP", "Debate", "2015"]``, ``"@sen_ted_cruz"`` -> 3 words."""

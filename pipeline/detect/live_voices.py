@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,9 +52,8 @@ class FeedHost(Protocol):
 class LocalFeed:
     """A :class:`VoiceFeed` in this process, called off the event loop."""
 
-    def __init__(self, own_accounts: dict[str, set[str]] | None = None,
-                 lateness: timedelta = timedelta(minutes=2)) -> None:
-        self.feed = VoiceFeed(own_accounts, lateness)
+    def __init__(self, own_accounts: dict[str, set[str]] | None = None) -> None:
+        self.feed = VoiceFeed(own_accounts)
 
     async def step(self, rows: Sequence[dict[str, Any]], watermark: datetime | None) -> FeedStep:
         return await asyncio.get_running_loop().run_in_executor(None, self.feed.step, rows, watermark)
@@ -63,7 +62,7 @@ class LocalFeed:
         return await asyncio.get_running_loop().run_in_executor(None, self.feed.rankings, k)
 
     async def ranking(self, subject: str, k: int) -> list[VoiceRank]:
-        return self.feed.ranking(subject, k)
+        return await asyncio.get_running_loop().run_in_executor(None, self.feed.ranking, subject, k)
 
     def close(self) -> None:
         """Nothing to release."""

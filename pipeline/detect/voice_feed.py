@@ -21,8 +21,11 @@ from pipeline.core.schema import RawPost
 from pipeline.detect.voices import RisingVoice, VoiceRank, VoiceTracker
 from pipeline.storage.posts_table import voice_post_of
 
-__all__ = ["FeedStep", "VoiceFeed"]
+__all__ = ["LATENESS", "FeedStep", "VoiceFeed"]
 
+LATENESS = timedelta(minutes=2)
+"""How long a stored post waits behind the event-time watermark (other partitions may still be
+storing older posts); the spike detector's default lateness."""
 SEEN_IDS = 200_000
 """Post ids remembered to drop redeliveries (a redelivery comes within minutes, not days)."""
 
@@ -43,7 +46,7 @@ class VoiceFeed:
     time and feeds them to one tracker; subjects are each post's brands plus ``*``."""
 
     def __init__(self, own_accounts: dict[str, set[str]] | None = None,
-                 lateness: timedelta = timedelta(minutes=2), max_buffer: int = 200_000) -> None:
+                 lateness: timedelta = LATENESS, max_buffer: int = 200_000) -> None:
         self.tracker = VoiceTracker(own_accounts=own_accounts)
         self.lateness = lateness
         self.max_buffer = max_buffer

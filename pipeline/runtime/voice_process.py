@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pipeline.detect.live_voices import FeedLost
@@ -40,11 +40,11 @@ _FEED: VoiceFeed | None = None
 """The child's feed (set by :func:`_start` in the child process only)."""
 
 
-def _start(own_accounts: dict[str, set[str]] | None, lateness: timedelta) -> None:
+def _start(own_accounts: dict[str, set[str]] | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the worker, which stops this child
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="voice-parent-watch").start()
     global _FEED
-    _FEED = VoiceFeed(own_accounts, lateness)
+    _FEED = VoiceFeed(own_accounts)
 
 
 def _exit_with(parent: int) -> None:
@@ -74,9 +74,8 @@ def _ranking(subject: str, k: int) -> list[VoiceRank]:
 class ProcessFeed:
     """A :class:`VoiceFeed` in a child process (a :class:`~pipeline.detect.live_voices.FeedHost`)."""
 
-    def __init__(self, own_accounts: dict[str, set[str]] | None = None,
-                 lateness: timedelta = timedelta(minutes=2)) -> None:
-        self._initargs = (own_accounts, lateness)
+    def __init__(self, own_accounts: dict[str, set[str]] | None = None) -> None:
+        self._initargs = (own_accounts,)
         self._pool: ProcessPoolExecutor | None = None
 
     async def step(self, rows: Sequence[dict[str, Any]], watermark: datetime | None) -> FeedStep:

@@ -93,26 +93,19 @@ def migrate(ch: ClickHouse, target: int | None = None) -> list[str]:
 
 
 def _execute(ch: ClickHouse, stmt: str) -> None:
-    """Run one DDL statement; ``ALTER TABLE t ADD|DROP COLUMN c`` only when ``c`` is missing|there.
+    """Run one DDL statement; an ``ALTER TABLE t ADD|DROP COLUMN c`` that fails because ``c`` is
+    already there|gone counts as done.
 
     ClickHouse 18.16 has no ``ADD COLUMN IF NOT EXISTS``, and two processes starting on a fresh
     database (scaled-out workers) may both migrate: the second must not fail on the first's work.
     """
-    m = _COLUMN_DDL.match(stmt)
-    if m is None:
-        ch.execute(stmt)
-        return
-    table, action, column = m.groups()
-    if _in_effect(ch, table, action, column):
-        log.info("migration statement already in effect, skipped: %s", stmt.strip())
-        return
     try:
         ch.execute(stmt)
     except StorageError:
-        if not _in_effect(ch, table, action, column):
+        m = _COLUMN_DDL.match(stmt)
+        if m is None or not _in_effect(ch, *m.groups()):
             raise
-        # the other process ran it between our check and our statement
-        log.info("migration statement run by another process meanwhile: %s", stmt.strip())
+        log.info("migration statement already in effect (another process ran it), skipped: %s", stmt.strip())
 
 
 def _in_effect(ch: ClickHouse, table: str, action: str, column: str) -> bool:
