@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from alerts_support import FakeClock, Receiver, Reply, SmtpSink, free_port
+from alerts_support import FakeClock, Receiver, Reply, SmtpSink
+
+from tests.ports import free_port
 
 
 @pytest.fixture

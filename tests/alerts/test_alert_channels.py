@@ -98,7 +98,7 @@ async def test_webhook_retries_timeouts_and_gives_up_retryable(receiver_factory)
 
 
 async def test_webhook_connection_refused_is_retryable() -> None:
-    from alerts_support import free_port
+    from tests.ports import free_port
 
     url = f"http://127.0.0.1:{free_port()}/hook"
     with pytest.raises(AlertDeliveryError) as err:
@@ -199,7 +199,7 @@ async def test_email_refused_recipient(smtp_server) -> None:
 
 
 async def test_email_unreachable_server_is_retryable() -> None:
-    from alerts_support import free_port
+    from tests.ports import free_port
 
     channel = EmailChannel(SmtpConfig(host="127.0.0.1", port=free_port(), timeout_s=1),
                            "http://d", retry=RetryPolicy(attempts=2, initial_s=0.01))

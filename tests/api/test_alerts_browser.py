@@ -15,7 +15,8 @@ from pipeline.detect.voices import RisingVoice
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
-from tests.api.conftest import ADMIN_TOKEN, api_settings, free_port, serve
+from tests.api.conftest import ADMIN_TOKEN, api_settings, serve
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -20,11 +20,11 @@ from tests.api.conftest import (
     admin_headers,
     api_settings,
     enriched,
-    free_port,
     read_headers,
     seed,
     serve,
 )
+from tests.ports import free_port
 
 LONG_IDS = ["L" * 300 + str(i) for i in range(3)]
 

@@ -26,7 +26,8 @@ from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
 from tests.alerts.alerts_support import Receiver
-from tests.api.conftest import T0, api_settings, free_port, seed, serve
+from tests.api.conftest import T0, api_settings, seed, serve
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")

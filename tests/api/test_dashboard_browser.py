@@ -10,7 +10,8 @@ import pytest
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
-from tests.api.conftest import ADMIN_TOKEN, api_settings, free_port, seed, serve
+from tests.api.conftest import ADMIN_TOKEN, api_settings, seed, serve
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import httpx
@@ -12,16 +11,11 @@ from pipeline.runtime.app import Worker
 from pipeline.runtime.embedded_api import attach_api
 from pipeline.storage.repository import Repository
 from tests.api.conftest import api_settings, read_headers
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 async def test_api_service_serves_the_workers_repository(seeded_repo: Repository, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     settings = api_settings(tmp_path, api_port=port, worker_data_dir=tmp_path / "worker", web_port=0)
     worker = Worker(settings, repository_factory=lambda: seeded_repo)
     service_cls = attach_api(worker.app, settings, worker.repository)

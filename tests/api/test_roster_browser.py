@@ -16,8 +16,9 @@ from pipeline.detect.voice_digest import digest_alerts
 from pipeline.storage.backend import ChdbBackend
 from pipeline.storage.migrate import migrate
 from pipeline.storage.repository import Repository
-from tests.api.conftest import api_settings, free_port, serve
+from tests.api.conftest import api_settings, serve
 from tests.api.test_alerts_browser import ARGS, CHROMIUM, SHOTS, _voice
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ANA = "ana-ruiz-key-0123456789"

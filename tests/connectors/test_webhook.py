@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
@@ -22,6 +21,7 @@ from connectors.sources.webhook import (
 from connectors.testing import MemorySink
 from pipeline.core.kafka import PostProducer
 from pipeline.core.schema import RawPost
+from tests.ports import free_port
 
 SECRET = "s3cret-shared-key"
 
@@ -135,15 +135,11 @@ def test_check_requires_a_secret() -> None:
     assert SECRET not in str(WebhookConnector.from_config({"secret": SECRET}).spec)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.kafka
 def test_accepted_posts_are_in_kafka_when_the_sender_gets_200(kafka_bootstrap: str, topic: str, consume) -> None:  # noqa: ANN001
-    port = _free_port()
+    port = free_port()
     conn = WebhookConnector.from_config({"secret": SECRET, "port": port})
     producer = PostProducer(kafka_bootstrap, topic=topic, linger_ms=1000)  # long linger: flush must force it
     thread = threading.Thread(target=conn.serve, args=(producer, None), daemon=True)

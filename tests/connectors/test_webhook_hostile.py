@@ -15,20 +15,15 @@ import pytest
 
 from connectors.sources.webhook import TIMESTAMP_HEADER, WebhookConnector, sign, signature_headers
 from pipeline.core.kafka import PostProducer
+from tests.ports import free_port
 
 pytestmark = pytest.mark.kafka
 SECRET = "hostile-test-secret"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def receiver(kafka_bootstrap: str, topic: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     conn = WebhookConnector.from_config({"secret": SECRET, "port": port, "request_timeout_s": 2,
                                          "max_connections": 100})
     producer = PostProducer(kafka_bootstrap, topic=topic, linger_ms=5)
