@@ -75,10 +75,7 @@ def _worker(name: str, texts_file: Path, out_file: Path, threads: int, batch: in
     texts = json.loads(texts_file.read_text())
     from models.factories import registry
 
-    kwargs: dict[str, object] = {"threads": threads} if name == "st-minilm" else {
-        "intra_op_threads": threads, "cache_dir": cache_dir,
-    }
-    enc = registry.create("embedder", name, **kwargs)
+    enc = registry.create("embedder", name, threads=threads, cache_dir=cache_dir)
     enc.encode(texts[:batch])  # warm-up
     best_wall, best_cpu = float("inf"), float("inf")
     emb = np.zeros((0, 384), dtype=np.float32)

@@ -231,7 +231,7 @@ class OnnxMiniLMEmbedder:
     dim = DIM
 
     def __init__(
-        self, cache_dir: Path | str, intra_op_threads: int = 2,
+        self, cache_dir: Path | str, intra_op_threads: int = 1,
         batch_size: int = 32, max_length: int = MAX_LENGTH, allow_spinning: bool = False,
     ) -> None:
         import onnxruntime as ort

@@ -22,13 +22,13 @@ from models.embedding import (
 )
 from pipeline.core.brands import BrandConfig, load_brands
 
-# -- embedders: callers pass ``cache_dir=settings.model_cache_dir`` whatever the name; the ones
-#    that build nothing on disk accept and ignore it.
+# -- embedders: callers pass ``cache_dir=settings.model_cache_dir`` and ``threads=settings.encoder_threads``
+#    whatever the name; the ones that build nothing on disk or run no thread pool accept and ignore them.
 
 
-def _onnx_minilm(cache_dir: Path | str, intra_op_threads: int = 2, batch_size: int = 32,
+def _onnx_minilm(cache_dir: Path | str, threads: int = 1, batch_size: int = 32,
                  max_length: int = MAX_LENGTH, allow_spinning: bool = False) -> Embedder:
-    return OnnxMiniLMEmbedder(cache_dir, intra_op_threads, batch_size, max_length, allow_spinning)
+    return OnnxMiniLMEmbedder(cache_dir, threads, batch_size, max_length, allow_spinning)
 
 
 def _st_minilm(cache_dir: Path | str | None = None, batch_size: int = 32, max_length: int = MAX_LENGTH,
@@ -36,7 +36,8 @@ def _st_minilm(cache_dir: Path | str | None = None, batch_size: int = 32, max_le
     return SentenceTransformerEmbedder(batch_size, max_length, threads)
 
 
-def _hash(cache_dir: Path | str | None = None, dim: int = DIM, feature_layers: int = N_LAYERS) -> Embedder:
+def _hash(cache_dir: Path | str | None = None, dim: int = DIM, feature_layers: int = N_LAYERS,
+          threads: int | None = None) -> Embedder:
     return HashEmbedder(dim, feature_layers)
 
 

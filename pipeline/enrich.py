@@ -167,13 +167,24 @@ class Enricher:
         return mentions
 
 
+def build_embedder(name: str | None = None, settings: Settings | None = None) -> Embedder:
+    """The embedder ``name`` (default: the settings'), built as the worker builds it: model cache
+    directory and thread count from the settings."""
+    from models.factories import registry
+    from pipeline.core.settings import load_settings
+
+    settings = settings or load_settings()
+    return registry.create("embedder", name or settings.embedder, cache_dir=settings.model_cache_dir,
+                           threads=settings.encoder_threads)
+
+
 def build_enricher(settings: Settings, embedder_name: str | None = None) -> Enricher:
     """Default components from settings (loads models once; call in the worker, not at import)."""
     from models.brands.targeted import brand_sentiments
     from models.factories import registry
     from models.topics import EmbeddingTopicTagger
 
-    embedder = registry.create("embedder", embedder_name or settings.embedder, cache_dir=settings.model_cache_dir)
+    embedder = build_embedder(embedder_name, settings)
     return Enricher(
         brands=registry.create("brand_matcher", "spacy", brands=load_brands(settings.brands_file)),
         embedder=embedder,

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     brands_file: Path = Field(PACKAGE_CONFIG / "brands.yaml", description="Brand definitions (YAML).")
     topics_file: Path = Field(PACKAGE_CONFIG / "topics.yaml", description="Topic taxonomy (YAML).")
     embedder: str = Field("onnx-minilm", description="Embedder name from the model registry.")
+    encoder_threads: int = Field(1, ge=1, description="Threads of the encoder's matrix products in each worker. One: the encoder shares the worker's cores with Kafka, the sink and the event loop, and a second thread mostly waits for a core they hold (docs/deploy.md). On more cores, run more workers, or raise it.")
     sentiment_model: str = Field("default", description="Sentiment scorer name from the model registry.")
     model_cache_dir: Path = Field(Path(".data/models"), description="Where locally built model artifacts (ONNX export) live.")
 

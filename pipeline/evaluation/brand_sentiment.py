@@ -27,7 +27,6 @@ import typer
 from models.base import BrandMatcher, Embedder, SentimentScorer
 from pipeline.core.brands import load_brands
 from pipeline.core.schema import SentimentLabel
-from pipeline.core.settings import load_settings
 
 CLASSES = ("negative", "neutral", "positive")
 _APPLE_LABELS = {"1": "negative", "3": "neutral", "5": "positive"}
@@ -140,13 +139,14 @@ def command(
     """Print per-brand human vs predicted negative share; last line: mean and max absolute error."""
     from models.brands.matcher import SpacyBrandMatcher
     from models.factories import registry
+    from pipeline.enrich import build_embedder
 
     posts = read_brand_stream(csv)
     configs = load_brands(brands)
     unknown = sorted({p.brand for p in posts} - {b.id for b in configs})
     if unknown:
         raise typer.BadParameter(f"labelled brands not in {brands}: {unknown}")
-    enc = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
+    enc = build_embedder(embedder)
     labels = brand_labels(posts, SpacyBrandMatcher(configs), registry.create("sentiment", model), enc)
     rows = [r for r in share_table(posts, labels) if r.n >= min_posts]
     typer.echo(f"{'brand':<12}{'posts':>7}{'matched':>9}{'human_neg':>11}{'pred_neg':>10}{'error':>8}")

@@ -12,8 +12,6 @@ from typing import Annotated, Any
 
 import typer
 
-from pipeline.core.settings import load_settings
-
 CLASSES = ("negative", "neutral", "positive")
 DEFAULT_LABEL_MAP = "negative=0,neutral=1,positive=2"
 
@@ -53,6 +51,7 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     from sklearn.metrics import precision_recall_fscore_support
 
     from models.factories import registry
+    from pipeline.enrich import build_embedder
     from pipeline.tagcache import canonical
 
     if len(texts) != len(labels):
@@ -63,7 +62,7 @@ def evaluate(texts: Sequence[str], labels: Sequence[str], model: str = "default"
     scorer = registry.create("sentiment", model, **model_kwargs)
     encoder = None
     if embedder is not None:
-        encoder = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
+        encoder = build_embedder(embedder)
     preds: list[str] = []
     cpu = {"encoder": 0.0, "scorer": 0.0}  # process CPU seconds (all threads), as the worker pays them
     if texts:  # warm-up outside the timing: lazy loads (VADER lexicon, ONNX session arenas)

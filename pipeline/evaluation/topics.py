@@ -25,7 +25,7 @@ import numpy as np
 import typer
 
 from models.topics import ARTIFACTS
-from pipeline.core.settings import PACKAGE_CONFIG, load_settings
+from pipeline.core.settings import PACKAGE_CONFIG
 from pipeline.core.taxonomy import load_taxonomy
 
 TWEET_TOPIC_YAML = PACKAGE_CONFIG / "tweet_topic.yaml"
@@ -132,12 +132,12 @@ def calibrate_command(
     cv: int = typer.Option(5, "--cv", help="Folds of the cross-validation recorded in provenance (0: skip)."),
 ) -> None:
     """Fit per-topic thresholds and few-shot centroid means; write the artifact with provenance.json."""
-    from models.factories import registry
     from models.topics import calibrate, topic_prototypes
+    from pipeline.enrich import build_embedder
 
     taxonomy = load_taxonomy(topics)
     texts, y = read_labelled(train, taxonomy)
-    enc = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
+    enc = build_embedder(embedder)
     x = enc.encode(texts).embeddings
     prototypes = topic_prototypes(taxonomy, enc)
     cal = calibrate(x, y, taxonomy, prototypes, embedder_name=embedder)
@@ -182,8 +182,8 @@ def command(
     cv: int = typer.Option(0, "--cv", help="Instead of a fixed calibration, k-fold calibrate+evaluate on this file."),
 ) -> None:
     """Print per-topic P/R/F1; the last line is ``macro_f1=... micro_f1=... n=N``."""
-    from models.factories import registry
     from models.topics import EmbeddingTopicTagger, topic_prototypes
+    from pipeline.enrich import build_embedder
 
     if topics is None:
         topics = TWEET_TOPIC_YAML
@@ -191,7 +191,7 @@ def command(
             calibration = TWEET_TOPIC_CALIBRATION
     taxonomy = load_taxonomy(topics)
     texts, y = read_labelled(jsonl, taxonomy)
-    enc = registry.create("embedder", embedder, cache_dir=load_settings().model_cache_dir)
+    enc = build_embedder(embedder)
     x = enc.encode(texts).embeddings
     ids = [t.id for t in taxonomy]
     if cv:

@@ -212,3 +212,16 @@ def test_onnx_truncates_long_texts(onnx_embedder) -> None:
     long_text = "word " * 1000
     out = onnx_embedder.encode([long_text, "ok"])
     assert np.isfinite(out.embeddings).all() and out.embeddings.shape == (2, 384)
+
+
+@pytest.mark.slow
+def test_worker_embedder_takes_its_thread_count_from_the_settings(onnx_embedder) -> None:
+    from pipeline.core.settings import load_settings
+    from pipeline.enrich import build_embedder
+
+    cache = onnx_embedder.model_path.parent
+    for threads in (1, 3):
+        enc = build_embedder("onnx-minilm", load_settings(encoder_threads=threads, model_cache_dir=cache))
+        assert isinstance(enc, me.OnnxMiniLMEmbedder)
+        assert enc.session.get_session_options().intra_op_num_threads == threads
+    assert isinstance(build_embedder("hash", load_settings(encoder_threads=4)), me.HashEmbedder)  # ignored there
