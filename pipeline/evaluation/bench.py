@@ -108,6 +108,7 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
     each time), timing each post from produce to queryable; with ``half_rate`` once more, with
     new ids, produced at half the end-to-end rate just measured."""
     loop = asyncio.get_running_loop()
+    load_before = os.getloadavg()[0]
     # built before the enricher loads (which freezes the heap): the benchmark's own copies must not
     # weigh on the worker's garbage collections
     again = [p.model_copy(update={"id": f"{p.id}:half"}) for p in raw] if half_rate else []
@@ -125,6 +126,7 @@ async def _measure(worker: Any, settings: Any, raw: list[Any], rate: float, boot
         slow = await _through_pipeline(worker, settings, again, result["e2e_posts_s"] / 2, bootstrap)
         result.update(half_rate_posts_s=result["e2e_posts_s"] / 2, half_p50_latency_s=slow["p50_latency_s"],
                       half_p99_latency_s=slow["p99_latency_s"])
+    result.update(load_before=load_before, load_after=os.getloadavg()[0])
     return result
 
 
@@ -249,7 +251,9 @@ def _batch_mean(h: Histogram, before: tuple[float, float]) -> float:
 
 def _report(name: str, r: dict[str, float], n: int, settings: Settings) -> None:
     typer.echo(f"[{name}] posts: {n}  stored: {int(r['stored'])}  embedder: {settings.embedder}  "
-               f"batch_max: {settings.batch_max}  firehose: {settings.firehose}")
+               f"encoder_threads: {settings.encoder_threads}  batch_max: {settings.batch_max}  firehose: {settings.firehose}")
+    typer.echo(f"machine load average (1 min) before / after: {r['load_before']:.1f} / {r['load_after']:.1f} on "
+               f"{os.cpu_count()} cores (this run's own processes count too; compare runs of similar load)")
     typer.echo(f"bare tagging:        {r['tagging_posts_s']:8.0f} posts/s")
     typer.echo(f"end to end (Kafka -> tags -> ClickHouse): {r['e2e_posts_s']:8.0f} posts/s")
     typer.echo(f"CPU-seconds per 1,000 posts: tagging {r['tagging_cpu_1k']:.2f}, end to end {r['e2e_cpu_1k']:.2f} "
@@ -266,4 +270,5 @@ def _report(name: str, r: dict[str, float], n: int, settings: Settings) -> None:
         f"cpu_overhead_ratio={r['e2e_cpu_1k'] / r['tagging_cpu_1k']:.2f} "
         f"p50_latency_s={r['p50_latency_s']:.2f} p99_latency_s={r['p99_latency_s']:.2f}"
         + (f" half_rate_p99_latency_s={r['half_p99_latency_s']:.2f}" if "half_rate_posts_s" in r else "")
+        + f" load_avg_1m={r['load_before']:.1f}/{r['load_after']:.1f}"
     )
