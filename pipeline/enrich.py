@@ -37,7 +37,7 @@ from pipeline.core.schema import (
     SentimentLabel,
     TopicTag,
 )
-from pipeline.core.settings import Settings
+from pipeline.core.settings import Settings, load_settings
 from pipeline.tagcache import CachedTags, TagCache, canonical
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,6 @@ def build_embedder(name: str | None = None, settings: Settings | None = None) ->
     """The embedder ``name`` (default: the settings'), built as the worker builds it: model cache
     directory and thread count from the settings."""
     from models.factories import registry
-    from pipeline.core.settings import load_settings
 
     settings = settings or load_settings()
     return registry.create("embedder", name or settings.embedder, cache_dir=settings.model_cache_dir,
